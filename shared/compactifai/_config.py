@@ -1,0 +1,180 @@
+"""Client configuration: the one place that reads arguments and environment variables.
+
+Example:
+    >>> from compactifai._config import ClientConfig
+    >>> cfg = ClientConfig.resolve(api_key="sk-test", base_url="http://127.0.0.1:8765/v1/")
+    >>> cfg.base_url, cfg.max_retries
+    ('http://127.0.0.1:8765/v1', 2)
+    >>> "sk-test" in repr(cfg)
+    False
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, Union
+
+import httpx
+
+from ._errors import ConfigurationError
+from ._version import __version__
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "ClientConfig",
+    "Secret",
+    "SecretLike",
+    "TimeoutTypes",
+    "USER_AGENT",
+]
+
+API_KEY_ENV = "COMPACTIFAI_API_KEY"
+BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
+DEFAULT_BASE_URL = "https://api.compactif.ai/v1"
+DEFAULT_MAX_RETRIES = 2
+#: Connect within 10 s; wait at most 120 s for an answer, or for the next chunk of a stream.
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+#: The longest wait between two attempts, even when the server's Retry-After asks for more.
+DEFAULT_MAX_RETRY_DELAY = 60.0
+USER_AGENT = f"compactifai-python/{__version__}"
+
+TimeoutTypes = Union[float, httpx.Timeout, None]  # noqa: UP007 - used at run time
+
+
+def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
+    """Normalize seconds, an ``httpx.Timeout`` or ``None`` (the default) to ``httpx.Timeout``."""
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return httpx.Timeout(float(value), connect=min(float(value), 10.0))
+    raise ConfigurationError(
+        f"timeout must be a positive number of seconds or an httpx.Timeout, not {value!r}"
+    )
+
+
+class Secret:
+    """A string that never shows itself in a repr, a str or a log line.
+
+    Accepts pydantic's ``SecretStr`` too (anything with ``get_secret_value``), without
+    importing pydantic here: the transport's import time stays small.
+
+    Example:
+        >>> s = Secret("sk-123")
+        >>> s, str(s), s.get_secret_value()
+        (Secret('**********'), '**********', 'sk-123')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+SecretLike = Union[str, "SupportsSecret", None]  # noqa: UP007
+
+
+class SupportsSecret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+def _secret(value: SecretLike) -> Secret | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if not hasattr(value, "get_secret_value"):
+            raise ConfigurationError(
+                f"api_key must be a string or a SecretStr, not {type(value).__name__}"
+            )
+        value = value.get_secret_value()
+    value = value.strip()
+    return Secret(value) if value else None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client needs to talk to the API; the key is kept as a ``SecretStr``."""
+
+    api_key: Secret = field(repr=False)
+    base_url: str
+    timeout: httpx.Timeout
+    max_retries: int
+    max_retry_delay: float
+    default_headers: Mapping[str, str]
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: SecretLike = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int | None = None,
+        max_retry_delay: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> ClientConfig:
+        """Build a configuration from arguments, falling back to the environment."""
+        key = _secret(api_key) or _secret(os.environ.get(API_KEY_ENV))
+        if key is None:
+            raise ConfigurationError(
+                "no CompactifAI API key: pass api_key=... or set the "
+                f"{API_KEY_ENV} environment variable (for the local server, use the key "
+                "that `compactifai-local` prints at start)"
+            )
+        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"base_url must start with http:// or https://, got {url!r}"
+            )
+        retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0, not {retries!r}")
+        delay = DEFAULT_MAX_RETRY_DELAY if max_retry_delay is None else float(max_retry_delay)
+        headers = dict(default_headers or {})
+        for name in headers:
+            if name.lower() == "authorization":
+                raise ConfigurationError(
+                    "default_headers may not set Authorization: pass the key as api_key"
+                )
+        return cls(
+            api_key=key,
+            base_url=url,
+            timeout=to_timeout(timeout),
+            max_retries=retries,
+            max_retry_delay=delay,
+            default_headers=headers,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (the key included: never log this)."""
+        return {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            **self.default_headers,
+            "Authorization": f"Bearer {self.api_key.get_secret_value()}",
+        }

@@ -1,0 +1,519 @@
+"""The request pipeline: send -> retry with backoff -> map errors -> decode. The ONE place.
+
+Both clients, and through them every framework integration, send every request through
+:class:`SyncPipeline` or :class:`AsyncPipeline`. The two mirror each other line for line; what
+they share (what to retry, how long to wait, how to read an answer or an event) lives in
+module-level functions so that it exists once.
+
+Retry rules: 408, 409, 429, 5xx, connection failures, timeouts and unreadable bodies are
+retried up to ``max_retries`` times with jittered exponential backoff, honouring the server's
+``Retry-After`` (seconds or an HTTP date, capped by ``max_retry_delay``). 400, 401, 403, 404
+and 422 never are. A stream is retried only until its first event reaches the caller; after
+that a failure raises :class:`StreamInterruptedError` saying how much was received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any, NoReturn
+
+import httpx
+
+from ._config import ClientConfig
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    CompactifAIError,
+    ResponseDecodeError,
+    StreamInterruptedError,
+    error_from_response,
+    error_from_stream_payload,
+)
+from ._sse import SSEDecoder, ServerSentEvent
+
+__all__ = ["AsyncPipeline", "SyncPipeline", "retry_delay"]
+
+logger = logging.getLogger("compactifai")
+
+_INITIAL_DELAY = 0.5
+_MAX_BACKOFF = 8.0
+_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30)
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+_DONE = "[DONE]"
+
+
+# ---------------------------------------------------------------- shared decisions
+
+
+def _retry_after(headers: httpx.Headers | None, now: float) -> float | None:
+    """Seconds the server asked us to wait, from ``retry-after-ms`` or ``Retry-After``."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(float(value) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def retry_delay(
+    attempt: int,
+    headers: httpx.Headers | None,
+    max_delay: float,
+    *,
+    rand: Callable[[], float] = random.random,
+    now: Callable[[], float] = time.time,
+) -> float:
+    """How long to wait before attempt ``attempt + 1`` (``attempt`` counts from 0).
+
+    The server's Retry-After wins when given (capped at ``max_delay``); otherwise exponential
+    backoff from 0.5 s, capped at 8 s, with up to 25% jitter taken off so clients spread out.
+    """
+    asked = _retry_after(headers, now())
+    if asked is not None:
+        return min(asked, max_delay)
+    backoff = min(_INITIAL_DELAY * (2**attempt), _MAX_BACKOFF, max_delay)
+    return backoff * (1.0 - 0.25 * rand())
+
+
+def _transport_error(exc: httpx.TransportError, what: str) -> APIConnectionError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"timed out {what} ({type(exc).__name__})")
+    return APIConnectionError(f"connection failed {what}: {type(exc).__name__}: {exc}")
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    headers = response.headers
+    return headers.get("x-request-id") or headers.get("request-id")
+
+
+def _status_error(response: httpx.Response, content: bytes) -> APIError:
+    return error_from_response(response.status_code, content, _request_id(response))
+
+
+def _parse_json(response: httpx.Response, content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        preview = content[:200].decode("utf-8", "replace")
+        raise ResponseDecodeError(
+            f"the server answered {response.request.method} {response.request.url.path} "
+            f"with a body that is not JSON: {preview!r}",
+            status_code=response.status_code,
+            request_id=_request_id(response),
+        ) from None
+
+
+def _event_payload(event: ServerSentEvent, request_id: str | None) -> Any:
+    """The JSON payload of a stream event, or None for ``[DONE]``; errors become exceptions."""
+    data = event.data
+    if data == _DONE:
+        return None
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise ResponseDecodeError(
+            f"the stream carried a data line that is not JSON: {data[:200]!r}",
+            request_id=request_id,
+        ) from None
+    if type(payload) is not dict:
+        raise ResponseDecodeError(
+            f"the stream carried a non-object payload: {data[:200]!r}", request_id=request_id
+        )
+    if "error" in payload or event.event == "error":
+        raise error_from_stream_payload(payload, request_id)
+    return payload
+
+
+def _incomplete(request_id: str | None) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        "the stream ended before its [DONE] marker: the answer is incomplete",
+        request_id=request_id,
+    )
+
+
+def _interrupted(err: CompactifAIError, received: int, request_id: str | None) -> NoReturn:
+    if isinstance(err, APIError) and not err.retryable and err.status_code is not None:
+        raise err  # the server itself reported an error mid-stream: say that, typed
+    raise StreamInterruptedError(
+        f"the stream broke after {received} event(s) had been delivered, so what was "
+        f"received is partial and the request was not retried: {err}",
+        events_received=received,
+        request_id=request_id,
+    ) from err
+
+
+def _log_retry(method: str, path: str, err: CompactifAIError, delay: float, attempt: int) -> None:
+    logger.info(
+        "%s %s failed (%s: %s); retry %d in %.2fs",
+        method,
+        path,
+        type(err).__name__,
+        err,
+        attempt + 1,
+        delay,
+    )
+
+
+def _merge_headers(extra: Mapping[str, str] | None, base: dict[str, str]) -> dict[str, str]:
+    if not extra:
+        return base
+    headers = dict(base)
+    for name, value in extra.items():
+        if name.lower() == "authorization":
+            raise APIError("extra_headers may not set Authorization: pass the key as api_key")
+        headers[name] = value
+    return headers
+
+
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class _PipelineBase:
+    """What the sync and async pipelines share: configuration and request building."""
+
+    def __init__(self, config: ClientConfig, *, foreign_client: bool) -> None:
+        self.config = config
+        self._sleep_rand: Callable[[], float] = random.random
+        self._base_headers = config.headers()
+        # A caller's own httpx client knows nothing of our headers: send them per request.
+        self._per_request_headers = self._base_headers if foreign_client else None
+
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        timeout: httpx.Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        url = self.config.base_url + path
+        if files is not None:
+            base: dict[str, str] = {}
+        else:
+            base = _STREAM_HEADERS if stream else _JSON_HEADERS
+        headers = _merge_headers(extra_headers, base)
+        if self._per_request_headers is not None:
+            headers = {**self._per_request_headers, **headers}
+        if files is not None:
+            return client.build_request(
+                method, url, files=files, data=data, headers=headers,
+                timeout=timeout or self.config.timeout,
+            )
+        content = None if body is None else _encode(body)
+        return client.build_request(
+            method, url, content=content, headers=headers, timeout=timeout or self.config.timeout
+        )
+
+    def _delay(self, attempt: int, err: CompactifAIError, headers: httpx.Headers | None) -> float:
+        return retry_delay(attempt, headers, self.config.max_retry_delay, rand=self._sleep_rand)
+
+    def _new_client_kwargs(self) -> dict[str, Any]:
+        return {
+            "headers": self._base_headers,
+            "timeout": self.config.timeout,
+            "limits": _LIMITS,
+            "follow_redirects": True,
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("pipelines are not pickled; pickle the client that owns them")
+
+
+# ---------------------------------------------------------------- sync
+
+
+class SyncPipeline(_PipelineBase):
+    """Sends requests for :class:`compactifai.CompactifAIClient` (thread safe)."""
+
+    def __init__(self, config: ClientConfig, http_client: httpx.Client | None = None) -> None:
+        super().__init__(config, foreign_client=http_client is not None)
+        self._owns_client = http_client is None
+        self._client = http_client
+        self._sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def http_client(self) -> httpx.Client:
+        client = self._client
+        if client is None:
+            client = self._client = httpx.Client(**self._new_client_kwargs())
+        return client
+
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+        timeout: httpx.Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send a request and return its parsed JSON answer, retrying what may be retried."""
+        client = self.http_client
+        request = self._build(
+            client, method, path, body=body, files=files, data=data, timeout=timeout,
+            extra_headers=extra_headers,
+        )
+        attempt = 0
+        while True:
+            headers = None
+            try:
+                response = client.send(request)
+                headers = response.headers
+                if response.status_code < 400:
+                    return _parse_json(response, response.content)
+                raise _status_error(response, response.content)
+            except httpx.TransportError as exc:
+                err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
+                cause: BaseException = exc
+            except CompactifAIError as exc:
+                err = cause = exc
+            if not err.retryable or attempt >= self.config.max_retries:
+                raise err from (cause if cause is not err else None)
+            delay = self._delay(attempt, err, headers)
+            _log_retry(method, path, err, delay, attempt)
+            self._sleep(delay)
+            attempt += 1
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any,
+        timeout: httpx.Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``."""
+        client = self.http_client
+        request = self._build(
+            client, method, path, body=body, stream=True, timeout=timeout,
+            extra_headers=extra_headers,
+        )
+        attempt = 0
+        while True:
+            received = 0
+            headers = None
+            request_id = None
+            try:
+                response = client.send(request, stream=True)
+                try:
+                    headers = response.headers
+                    request_id = _request_id(response)
+                    if response.status_code >= 400:
+                        raise _status_error(response, response.read())
+                    decoder = SSEDecoder()
+                    for raw in response.iter_bytes():
+                        for event in decoder.feed(raw):
+                            payload = _event_payload(event, request_id)
+                            if payload is None:
+                                return
+                            yield payload
+                            received += 1
+                    for event in decoder.flush():
+                        if _event_payload(event, request_id) is None:
+                            return
+                    raise _incomplete(request_id)
+                finally:
+                    response.close()
+            except httpx.TransportError as exc:
+                err: CompactifAIError = _transport_error(exc, f"on {method} {path} (stream)")
+                cause: BaseException = exc
+            except CompactifAIError as exc:
+                err = cause = exc
+            if received:
+                _interrupted(err, received, request_id)
+            if not err.retryable or attempt >= self.config.max_retries:
+                raise err from (cause if cause is not err else None)
+            delay = self._delay(attempt, err, headers)
+            _log_retry(method, path, err, delay, attempt)
+            self._sleep(delay)
+            attempt += 1
+
+
+# ---------------------------------------------------------------- async
+
+
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Parked async generator: the event loop's shutdown_asyncgens() closes the client."""
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+class AsyncPipeline(_PipelineBase):
+    """Sends requests for :class:`compactifai.AsyncCompactifAIClient`.
+
+    It keeps one connection pool per event loop, so a client built once may be used from
+    ``asyncio.run`` after ``asyncio.run`` (notebooks, tests, web frameworks) without
+    "Event loop is closed"; each pool is closed when its loop shuts down.
+    """
+
+    def __init__(
+        self, config: ClientConfig, http_client: httpx.AsyncClient | None = None
+    ) -> None:
+        super().__init__(config, foreign_client=http_client is not None)
+        self._user_client = http_client
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._closers: dict[asyncio.AbstractEventLoop, AsyncIterator[None]] = {}
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    async def http_client(self) -> httpx.AsyncClient:
+        """The pool for the running loop (the caller's own client, when one was given)."""
+        if self._user_client is not None:
+            return self._user_client
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is not None:
+            return client
+        for old in [old for old in self._clients if old.is_closed()]:
+            del self._clients[old]
+            self._closers.pop(old, None)
+        client = httpx.AsyncClient(**self._new_client_kwargs())
+        closer = _close_with_loop(client)
+        await closer.__anext__()
+        self._clients[loop] = client
+        self._closers[loop] = closer
+        return client
+
+    async def aclose(self) -> None:
+        """Close the pool of the running loop (pools of other loops close with their loop)."""
+        if self._user_client is not None:
+            return
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        closer = self._closers.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+        if closer is not None:
+            await closer.aclose()  # type: ignore[attr-defined]
+
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+        timeout: httpx.Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send a request and return its parsed JSON answer, retrying what may be retried."""
+        client = await self.http_client()
+        request = self._build(
+            client, method, path, body=body, files=files, data=data, timeout=timeout,
+            extra_headers=extra_headers,
+        )
+        attempt = 0
+        while True:
+            headers = None
+            try:
+                response = await client.send(request)
+                headers = response.headers
+                if response.status_code < 400:
+                    return _parse_json(response, response.content)
+                raise _status_error(response, response.content)
+            except httpx.TransportError as exc:
+                err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
+                cause: BaseException = exc
+            except CompactifAIError as exc:
+                err = cause = exc
+            if not err.retryable or attempt >= self.config.max_retries:
+                raise err from (cause if cause is not err else None)
+            delay = self._delay(attempt, err, headers)
+            _log_retry(method, path, err, delay, attempt)
+            await self._sleep(delay)
+            attempt += 1
+
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any,
+        timeout: httpx.Timeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``."""
+        client = await self.http_client()
+        request = self._build(
+            client, method, path, body=body, stream=True, timeout=timeout,
+            extra_headers=extra_headers,
+        )
+        attempt = 0
+        while True:
+            received = 0
+            headers = None
+            request_id = None
+            try:
+                response = await client.send(request, stream=True)
+                try:
+                    headers = response.headers
+                    request_id = _request_id(response)
+                    if response.status_code >= 400:
+                        raise _status_error(response, await response.aread())
+                    decoder = SSEDecoder()
+                    async for raw in response.aiter_bytes():
+                        for event in decoder.feed(raw):
+                            payload = _event_payload(event, request_id)
+                            if payload is None:
+                                return
+                            yield payload
+                            received += 1
+                    for event in decoder.flush():
+                        if _event_payload(event, request_id) is None:
+                            return
+                    raise _incomplete(request_id)
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:
+                err: CompactifAIError = _transport_error(exc, f"on {method} {path} (stream)")
+                cause: BaseException = exc
+            except CompactifAIError as exc:
+                err = cause = exc
+            if received:
+                _interrupted(err, received, request_id)
+            if not err.retryable or attempt >= self.config.max_retries:
+                raise err from (cause if cause is not err else None)
+            delay = self._delay(attempt, err, headers)
+            _log_retry(method, path, err, delay, attempt)
+            await self._sleep(delay)
+            attempt += 1

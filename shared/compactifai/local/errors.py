@@ -1,0 +1,98 @@
+"""Server-side errors in the OpenAI error shape: ``{"error": {"message", "type", "code", "param"}}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._settings import INSTALL_HINT
+
+__all__ = [
+    "ApiError",
+    "bad_request",
+    "engine_unavailable",
+    "error_body",
+    "validation_message",
+]
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error answer: raise it anywhere in a handler; the app turns it into JSON."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    def body(self) -> bytes:
+        """The JSON body of this error."""
+        return error_body(self.status, self.message, code=self.code, param=self.param)
+
+
+def error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> bytes:
+    """Encode an OpenAI-shaped error."""
+    err_type = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    payload = {"error": {"message": message, "type": err_type, "code": code, "param": param}}
+    return json.dumps(payload).encode("utf-8")
+
+
+def bad_request(message: str, *, param: str | None = None, code: str = "invalid_request") -> ApiError:
+    """A 400 answer."""
+    return ApiError(400, message, code=code, param=param)
+
+
+def engine_unavailable(what: str, detail: str) -> ApiError:
+    """A 503 answer for a missing optional dependency or model file, naming the fix."""
+    return ApiError(
+        503,
+        f"the local {what} engine is not available: {detail}. "
+        f"Install the local server's extra: {INSTALL_HINT}",
+        code="engine_unavailable",
+    )
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "literal"})
+
+
+def _is_type_tag(part: str) -> bool:
+    """Pydantic adds union member names ("str", "list[str]") to error locations: drop them."""
+    return "[" in part or part.lower() in _TYPE_TAGS or part.startswith("function-")
+
+
+def validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """A readable message (and the field) for pydantic's ``ValidationError.errors()``."""
+    if not errors:
+        return "invalid request body", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if not _is_type_tag(str(p))]
+    field = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid value"))
+    text = f"invalid value for '{field}': {msg}" if field else msg
+    if first.get("type") == "missing":
+        text = f"missing required field '{field}'"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return text, field

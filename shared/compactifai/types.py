@@ -1,0 +1,331 @@
+"""Wire types of the CompactifAI API, shared by the client, the local server and the tests.
+
+Responses are pydantic models that keep every field the server sends (``extra="allow"``):
+servers add fields the reference does not list (``reasoning_content``, ``kv_transfer_params``)
+and we never drop them. Streamed chunks are plain dicts typed with ``TypedDict``: validating
+every chunk would cost more than the network read that produced it.
+
+Example:
+    >>> from compactifai.types import Model
+    >>> m = Model.model_validate({"id": "cai-llama-3-1-8b-slim", "object": "model",
+    ...     "created": 1749600000, "owned_by": "multiverse_computing",
+    ...     "parameters_number": "3.28B", "capabilities": {"supports_function_calling": True}})
+    >>> m.capabilities.supports_function_calling, m.capabilities.supports_image
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import NotRequired, TypedDict
+
+from ._checks import AUDIO_EXTENSIONS
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionRequest",
+    "ChunkChoice",
+    "ChunkDelta",
+    "ChunkToolCall",
+    "Completion",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionRequest",
+    "FunctionCall",
+    "Model",
+    "ModelCapabilities",
+    "ModelList",
+    "ToolCall",
+    "Transcription",
+    "TranscriptionSegment",
+    "Usage",
+    "UsageStatistics",
+    "UsageStatisticsRequest",
+    "UsageWindow",
+    "WindowSize",
+]
+
+WindowSize = Literal["MINUTE", "HOUR", "DAY"]
+
+
+class _Wire(BaseModel):
+    """Base of every wire type: unknown fields are kept, names are matched as sent."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+
+# ---------------------------------------------------------------- models
+
+
+class ModelCapabilities(_Wire):
+    """What a model can take and do, as ``GET /models`` reports it."""
+
+    supports_audio: bool = False
+    supports_image: bool = False
+    supports_function_calling: bool = False
+
+
+class Model(_Wire):
+    """One entry of the model catalogue.
+
+    ``parameters_number`` is a display string ("3.28B"), not a number to compute with.
+    """
+
+    id: str
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
+    parameters_number: str | None = None
+    capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
+
+
+class ModelList(_Wire):
+    """The answer of ``GET /models``."""
+
+    object: str = "list"
+    data: list[Model] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- chat
+
+
+class FunctionCall(_Wire):
+    """The function part of a tool call: its name and its arguments as a JSON string."""
+
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCall(_Wire):
+    """A tool call an assistant message asks for."""
+
+    id: str | None = None
+    type: str = "function"
+    function: FunctionCall = Field(default_factory=FunctionCall)
+
+
+class ChatCompletionMessage(_Wire):
+    """The assistant message of a chat completion choice."""
+
+    role: str = "assistant"
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
+    refusal: str | None = None
+
+
+class ChatCompletionChoice(_Wire):
+    """One choice of a chat completion (the API serves only one)."""
+
+    index: int = 0
+    message: ChatCompletionMessage = Field(default_factory=ChatCompletionMessage)
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class Usage(_Wire):
+    """Token counts of one request."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(_Wire):
+    """The answer of ``POST /chat/completions`` without streaming."""
+
+    id: str = ""
+    object: str = "chat.completion"
+    created: int | None = None
+    model: str = ""
+    choices: list[ChatCompletionChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+
+class ChatCompletionRequest(_Wire):
+    """The body of ``POST /chat/completions`` (what the local server validates)."""
+
+    model: str
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    n: int | None = Field(default=None, ge=1, le=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    user: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    seed: int | None = None
+
+
+# Streamed chunks: plain dicts, typed for readers and type checkers.
+
+
+class ChunkFunction(TypedDict, total=False):
+    name: str | None
+    arguments: str | None
+
+
+class ChunkToolCall(TypedDict, total=False):
+    index: int
+    id: str | None
+    type: str | None
+    function: ChunkFunction
+
+
+class ChunkDelta(TypedDict, total=False):
+    role: str | None
+    content: str | None
+    reasoning_content: str | None
+    tool_calls: list[ChunkToolCall] | None
+
+
+class ChunkChoice(TypedDict):
+    index: int
+    delta: ChunkDelta
+    finish_reason: NotRequired[str | None]
+
+
+class ChatCompletionChunk(TypedDict):
+    """One decoded ``chat.completion.chunk`` event, exactly as the server sent it."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: NotRequired[dict[str, int] | None]
+    system_fingerprint: NotRequired[str | None]
+
+
+# ---------------------------------------------------------------- completions
+
+
+class CompletionChoice(_Wire):
+    """One generated text of ``POST /completions``."""
+
+    text: str = ""
+    index: int = 0
+    logprobs: Any = None
+    finish_reason: str | None = None
+
+
+class Completion(_Wire):
+    """The answer of ``POST /completions`` without streaming."""
+
+    id: str = ""
+    object: str = "text_completion"
+    created: int | None = None
+    model: str = ""
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+
+class CompletionChunkChoice(TypedDict):
+    text: str
+    index: int
+    finish_reason: NotRequired[str | None]
+
+
+class CompletionChunk(TypedDict):
+    """One decoded ``text_completion`` stream event."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[CompletionChunkChoice]
+    usage: NotRequired[dict[str, int] | None]
+
+
+class CompletionRequest(_Wire):
+    """The body of ``POST /completions`` (what the local server validates)."""
+
+    model: str
+    prompt: Union[str, list[str]]  # noqa: UP007 - pydantic reads this at run time
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=16, ge=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    user: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    seed: int | None = None
+
+
+# ---------------------------------------------------------------- audio
+
+
+class TranscriptionSegment(_Wire):
+    """A stretch of a transcript with its place in the audio, in seconds."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    temperature: float | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    seek: int | None = None
+    tokens: list[int] | None = None
+
+
+class Transcription(_Wire):
+    """The answer of ``POST /audio/transcriptions`` (always JSON)."""
+
+    text: str
+    task: str | None = "transcribe"
+    language: str | None = None
+    duration: float | None = None
+    segments: list[TranscriptionSegment] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- usage statistics
+
+
+class UsageStatisticsRequest(_Wire):
+    """The body of ``POST /usage/completions``."""
+
+    start_time: datetime
+    end_time: datetime | None = None
+    window_size: WindowSize = "DAY"
+    window_timezone: str = "UTC"
+    group_by: list[str] | None = None
+    filter_group_by: dict[str, list[str]] | None = None
+
+
+class UsageWindow(_Wire):
+    """Token totals of one time window (and group). The wire names are camelCase."""
+
+    group_by: dict[str, str] | None = Field(default=None, alias="groupBy")
+    user_id: str | None = None
+    input_token: int = 0
+    output_token: int = 0
+    window_start: datetime = Field(alias="windowStart")
+    window_end: datetime = Field(alias="windowEnd")
+
+
+class UsageStatistics(_Wire):
+    """The answer of ``POST /usage/completions``."""
+
+    data: list[UsageWindow] = Field(default_factory=list)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    window_size: WindowSize | None = None
