@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
-
 from compactifai import AsyncCompactifAIClient, CompactifAIClient
 
 Handler = Callable[[httpx.Request], httpx.Response]

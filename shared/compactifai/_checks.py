@@ -48,7 +48,11 @@ class AudioFileError(InvalidRequestError):
 
     def __init__(self, message: str, *, filename: str | None = None) -> None:
         super().__init__(message, param="file")
+        self.message = message
         self.filename = filename
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class AudioFileNotFoundError(AudioFileError, FileNotFoundError):

@@ -53,17 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("compactifai")
-_types_module: Any = None
-
-
-def _types() -> Any:
-    """The wire types, imported on first use: pydantic stays out of the import of the client."""
-    global _types_module
-    if _types_module is None:
-        from . import types
-
-        _types_module = types
-    return _types_module
 
 T = TypeVar("T")
 
@@ -472,11 +461,15 @@ class CompactifAIClient(_ClientBase):
 
     def list_models(self) -> ModelList:
         """``GET /models``: every model with its capabilities and size."""
-        return _types().ModelList.model_validate(self._pipeline.request("GET", "/models"))
+        from .types import ModelList
+
+        return ModelList.model_validate(self._pipeline.request("GET", "/models"))
 
     def retrieve_model(self, model_id: str) -> Model:
         """``GET /models/{model_id}``: one model."""
-        return _types().Model.model_validate(self._pipeline.request("GET", _model_path(model_id)))
+        from .types import Model
+
+        return Model.model_validate(self._pipeline.request("GET", _model_path(model_id)))
 
     def model_profile(self, model_id: str) -> ModelProfile:
         """What is known of a model (capabilities, context window), cached per client.
@@ -502,7 +495,9 @@ class CompactifAIClient(_ClientBase):
             "POST", "/chat/completions", body=body,
             timeout=opts.get("timeout"), extra_headers=opts.get("extra_headers"),
         )
-        return _types().ChatCompletion.model_validate(data)
+        from .types import ChatCompletion
+
+        return ChatCompletion.model_validate(data)
 
     def chat_completion_stream(
         self,
@@ -534,7 +529,9 @@ class CompactifAIClient(_ClientBase):
             "POST", "/completions", body=body,
             timeout=opts.get("timeout"), extra_headers=opts.get("extra_headers"),
         )
-        return _types().Completion.model_validate(data)
+        from .types import Completion
+
+        return Completion.model_validate(data)
 
     def completion_stream(
         self,
@@ -586,7 +583,9 @@ class CompactifAIClient(_ClientBase):
             timeout=None if timeout is None else to_timeout(timeout),
             extra_headers=extra_headers,
         )
-        return _types().Transcription.model_validate(data)
+        from .types import Transcription
+
+        return Transcription.model_validate(data)
 
     # -- usage
 
@@ -605,7 +604,9 @@ class CompactifAIClient(_ClientBase):
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
         data = self._pipeline.request("POST", "/usage/completions", body=body)
-        return _types().UsageStatistics.model_validate(data)
+        from .types import UsageStatistics
+
+        return UsageStatistics.model_validate(data)
 
 
 class AsyncCompactifAIClient(_ClientBase):
@@ -671,11 +672,15 @@ class AsyncCompactifAIClient(_ClientBase):
 
     async def list_models(self) -> ModelList:
         """``GET /models``: every model with its capabilities and size."""
-        return _types().ModelList.model_validate(await self._pipeline.request("GET", "/models"))
+        from .types import ModelList
+
+        return ModelList.model_validate(await self._pipeline.request("GET", "/models"))
 
     async def retrieve_model(self, model_id: str) -> Model:
         """``GET /models/{model_id}``: one model."""
-        return _types().Model.model_validate(await self._pipeline.request("GET", _model_path(model_id)))
+        from .types import Model
+
+        return Model.model_validate(await self._pipeline.request("GET", _model_path(model_id)))
 
     async def model_profile(self, model_id: str) -> ModelProfile:
         """What is known of a model (capabilities, context window), cached per client."""
@@ -697,7 +702,9 @@ class AsyncCompactifAIClient(_ClientBase):
             "POST", "/chat/completions", body=body,
             timeout=opts.get("timeout"), extra_headers=opts.get("extra_headers"),
         )
-        return _types().ChatCompletion.model_validate(data)
+        from .types import ChatCompletion
+
+        return ChatCompletion.model_validate(data)
 
     def chat_completion_stream(
         self,
@@ -728,7 +735,9 @@ class AsyncCompactifAIClient(_ClientBase):
             "POST", "/completions", body=body,
             timeout=opts.get("timeout"), extra_headers=opts.get("extra_headers"),
         )
-        return _types().Completion.model_validate(data)
+        from .types import Completion
+
+        return Completion.model_validate(data)
 
     def completion_stream(
         self,
@@ -776,7 +785,9 @@ class AsyncCompactifAIClient(_ClientBase):
             timeout=None if timeout is None else to_timeout(timeout),
             extra_headers=extra_headers,
         )
-        return _types().Transcription.model_validate(data)
+        from .types import Transcription
+
+        return Transcription.model_validate(data)
 
     # -- usage
 
@@ -795,4 +806,6 @@ class AsyncCompactifAIClient(_ClientBase):
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
         data = await self._pipeline.request("POST", "/usage/completions", body=body)
-        return _types().UsageStatistics.model_validate(data)
+        from .types import UsageStatistics
+
+        return UsageStatistics.model_validate(data)

@@ -27,11 +27,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "USER_AGENT",
     "ClientConfig",
     "Secret",
     "SecretLike",
     "TimeoutTypes",
-    "USER_AGENT",
 ]
 
 API_KEY_ENV = "COMPACTIFAI_API_KEY"
@@ -96,7 +96,7 @@ class Secret:
         return (Secret, (self._value,))
 
 
-SecretLike = Union[str, "SupportsSecret", None]  # noqa: UP007
+SecretLike = Union[str, "SupportsSecret", None]
 
 
 class SupportsSecret(Protocol):

@@ -18,7 +18,6 @@ import json
 from typing import Any
 
 __all__ = [
-    "PayloadTooLargeError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -31,6 +30,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -64,6 +64,11 @@ class InvalidRequestError(CompactifAIError, ValueError):
 
 class APIError(CompactifAIError):
     """An error tied to an exchange with the server."""
+
+    #: True when the server sent this error as an event inside a stream.
+    from_stream_event: bool = False
+    #: For an error raised mid-stream: how many events had already reached the caller.
+    events_received: int | None = None
 
     def __init__(
         self,
@@ -264,10 +269,12 @@ def error_from_stream_payload(payload: Any, request_id: str | None = None) -> AP
         cls: type[APIError] = error_class_for_status(status)
     else:
         cls, status = APIError, None
-    return cls(
+    err = cls(
         f"the server reported an error in the stream: {message}",
         status_code=status,
         request_id=request_id,
         body=payload,
         code=code,
     )
+    err.from_stream_event = True
+    return err

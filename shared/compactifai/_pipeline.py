@@ -36,7 +36,7 @@ from ._errors import (
     error_from_response,
     error_from_stream_payload,
 )
-from ._sse import SSEDecoder, ServerSentEvent
+from ._sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["AsyncPipeline", "SyncPipeline", "retry_delay"]
 
@@ -57,7 +57,7 @@ def _retry_after(headers: httpx.Headers | None, now: float) -> float | None:
     """Seconds the server asked us to wait, from ``retry-after-ms`` or ``Retry-After``."""
     if headers is None:
         return None
-    value = headers.get("retry-after-ms")
+    value: str | None = headers.get("retry-after-ms")
     if value:
         try:
             return max(float(value) / 1000.0, 0.0)
@@ -93,7 +93,7 @@ def retry_delay(
     asked = _retry_after(headers, now())
     if asked is not None:
         return min(asked, max_delay)
-    backoff = min(_INITIAL_DELAY * (2**attempt), _MAX_BACKOFF, max_delay)
+    backoff: float = min(_INITIAL_DELAY * 2.0**attempt, _MAX_BACKOFF, max_delay)
     return backoff * (1.0 - 0.25 * rand())
 
 
@@ -105,7 +105,8 @@ def _transport_error(exc: httpx.TransportError, what: str) -> APIConnectionError
 
 def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers
-    return headers.get("x-request-id") or headers.get("request-id")
+    found: str | None = headers.get("x-request-id") or headers.get("request-id")
+    return found
 
 
 def _status_error(response: httpx.Response, content: bytes) -> APIError:
@@ -154,8 +155,10 @@ def _incomplete(request_id: str | None) -> ResponseDecodeError:
 
 
 def _interrupted(err: CompactifAIError, received: int, request_id: str | None) -> NoReturn:
-    if isinstance(err, APIError) and not err.retryable and err.status_code is not None:
-        raise err  # the server itself reported an error mid-stream: say that, typed
+    if isinstance(err, APIError) and err.from_stream_event:
+        # The server itself reported an error mid-stream: raise it typed, saying it is partial.
+        err.events_received = received
+        raise err
     raise StreamInterruptedError(
         f"the stream broke after {received} event(s) had been delivered, so what was "
         f"received is partial and the request was not retried: {err}",
