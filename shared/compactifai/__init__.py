@@ -36,6 +36,7 @@ from ._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
+from ._ratelimit import RateLimit
 from ._version import __version__
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",

@@ -30,6 +30,7 @@ from ._checks import (
 from ._config import ClientConfig, SecretLike, TimeoutTypes, to_timeout
 from ._errors import APIError, AuthenticationError, InvalidRequestError, PermissionDeniedError
 from ._pipeline import AsyncPipeline, SyncPipeline
+from ._ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from .types import (
@@ -355,6 +356,7 @@ class _ClientBase:
         max_retries: int | None = None,
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._config = ClientConfig.resolve(
             api_key=api_key,
@@ -363,6 +365,7 @@ class _ClientBase:
             max_retries=max_retries,
             max_retry_delay=max_retry_delay,
             default_headers=default_headers,
+            rate_limit=rate_limit,
         )
         self._profiles: dict[str, ModelProfile] | None = None
 
@@ -373,6 +376,13 @@ class _ClientBase:
     @property
     def config(self) -> ClientConfig:
         return self._config
+
+    def cached_model_profile(self, model_id: str) -> ModelProfile:
+        """What is known of a model without a request: the model list if :meth:`model_profile`
+        has read it already, else the built-in table (for metadata that must not block)."""
+        profiles = self._profiles
+        found = profiles.get(model_id) if profiles is not None else None
+        return found or profile_from_table(model_id)
 
     def __repr__(self) -> str:
         return (
@@ -395,6 +405,7 @@ def _rebuild_client(cls: type[_ClientBase], config: ClientConfig) -> _ClientBase
         max_retries=config.max_retries,
         max_retry_delay=config.max_retry_delay,
         default_headers=config.default_headers,
+        rate_limit=config.rate_limit,
     )
     client._init_pipeline(None)  # type: ignore[attr-defined]
     return client
@@ -430,6 +441,7 @@ class CompactifAIClient(_ClientBase):
         max_retries: int | None = None,
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -439,6 +451,7 @@ class CompactifAIClient(_ClientBase):
             max_retries=max_retries,
             max_retry_delay=max_retry_delay,
             default_headers=default_headers,
+            rate_limit=rate_limit,
         )
         self._init_pipeline(http_client)
 
@@ -641,6 +654,7 @@ class AsyncCompactifAIClient(_ClientBase):
         max_retries: int | None = None,
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -650,6 +664,7 @@ class AsyncCompactifAIClient(_ClientBase):
             max_retries=max_retries,
             max_retry_delay=max_retry_delay,
             default_headers=default_headers,
+            rate_limit=rate_limit,
         )
         self._init_pipeline(http_client)
 

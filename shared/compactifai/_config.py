@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union
 
 import httpx
 
 from ._errors import ConfigurationError
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._ratelimit import RateLimit
 
 __all__ = [
     "API_KEY_ENV",
@@ -126,6 +129,7 @@ class ClientConfig:
     max_retries: int
     max_retry_delay: float
     default_headers: Mapping[str, str]
+    rate_limit: RateLimit | None = None
 
     @classmethod
     def resolve(
@@ -137,6 +141,7 @@ class ClientConfig:
         max_retries: int | None = None,
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> ClientConfig:
         """Build a configuration from arguments, falling back to the environment."""
         key = _secret(api_key) or _secret(os.environ.get(API_KEY_ENV))
@@ -168,6 +173,7 @@ class ClientConfig:
             max_retries=retries,
             max_retry_delay=delay,
             default_headers=headers,
+            rate_limit=rate_limit,
         )
 
     def headers(self) -> dict[str, str]:

@@ -36,6 +36,7 @@ from ._errors import (
     error_from_response,
     error_from_stream_payload,
 )
+from ._ratelimit import estimate_tokens
 from ._sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["AsyncPipeline", "SyncPipeline", "retry_delay"]
@@ -44,7 +45,7 @@ logger = logging.getLogger("compactifai")
 
 _INITIAL_DELAY = 0.5
 _MAX_BACKOFF = 8.0
-_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30)
+_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=30)
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 _DONE = "[DONE]"
@@ -190,6 +191,16 @@ def _merge_headers(extra: Mapping[str, str] | None, base: dict[str, str]) -> dic
     return headers
 
 
+def _estimate(limit: Any, body: Any) -> int:
+    return estimate_tokens(body) if limit is not None and isinstance(body, dict) else 0
+
+
+def _used_tokens(payload: Any) -> int | None:
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    return total if isinstance(total, int) else None
+
+
 def _encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -292,14 +303,23 @@ class SyncPipeline(_PipelineBase):
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
+        limit = self.config.rate_limit
+        cost = _estimate(limit, body)
         attempt = 0
         while True:
             headers = None
+            if limit is not None:
+                wait = limit.reserve(cost)
+                if wait > 0:
+                    self._sleep(wait)
             try:
                 response = client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    return _parse_json(response, response.content)
+                    data = _parse_json(response, response.content)
+                    if limit is not None:
+                        limit.correct(cost, _used_tokens(data) or cost)
+                    return data
                 raise _status_error(response, response.content)
             except httpx.TransportError as exc:
                 err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
@@ -328,11 +348,17 @@ class SyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
+        limit = self.config.rate_limit
+        cost = _estimate(limit, body)
         attempt = 0
         while True:
             received = 0
             headers = None
             request_id = None
+            if limit is not None:
+                wait = limit.reserve(cost)
+                if wait > 0:
+                    self._sleep(wait)
             try:
                 response = client.send(request, stream=True)
                 try:
@@ -346,6 +372,8 @@ class SyncPipeline(_PipelineBase):
                             payload = _event_payload(event, request_id)
                             if payload is None:
                                 return
+                            if limit is not None and payload.get("usage"):
+                                limit.correct(cost, _used_tokens(payload) or cost)
                             yield payload
                             received += 1
                     for event in decoder.flush():
@@ -445,14 +473,23 @@ class AsyncPipeline(_PipelineBase):
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
+        limit = self.config.rate_limit
+        cost = _estimate(limit, body)
         attempt = 0
         while True:
             headers = None
+            if limit is not None:
+                wait = limit.reserve(cost)
+                if wait > 0:
+                    await self._sleep(wait)
             try:
                 response = await client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    return _parse_json(response, response.content)
+                    data = _parse_json(response, response.content)
+                    if limit is not None:
+                        limit.correct(cost, _used_tokens(data) or cost)
+                    return data
                 raise _status_error(response, response.content)
             except httpx.TransportError as exc:
                 err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
@@ -481,11 +518,17 @@ class AsyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
+        limit = self.config.rate_limit
+        cost = _estimate(limit, body)
         attempt = 0
         while True:
             received = 0
             headers = None
             request_id = None
+            if limit is not None:
+                wait = limit.reserve(cost)
+                if wait > 0:
+                    await self._sleep(wait)
             try:
                 response = await client.send(request, stream=True)
                 try:
@@ -499,6 +542,8 @@ class AsyncPipeline(_PipelineBase):
                             payload = _event_payload(event, request_id)
                             if payload is None:
                                 return
+                            if limit is not None and payload.get("usage"):
+                                limit.correct(cost, _used_tokens(payload) or cost)
                             yield payload
                             received += 1
                     for event in decoder.flush():
