@@ -28,11 +28,19 @@ from ._checks import (
     rfc3339,
 )
 from ._config import ClientConfig, SecretLike, TimeoutTypes, to_timeout
-from ._errors import APIError, AuthenticationError, InvalidRequestError, PermissionDeniedError
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    ResponseDecodeError,
+)
 from ._pipeline import AsyncPipeline, SyncPipeline
 from ._ratelimit import RateLimit
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .types import (
         ChatCompletion,
         ChatCompletionChunk,
@@ -274,6 +282,19 @@ def _usage_body(
     return body
 
 
+M = TypeVar("M", bound="BaseModel")
+
+
+def _parse(kind: type[M], data: Any) -> M:
+    """Validate an answer; one that does not match the documented shape is a typed error."""
+    try:
+        return kind.model_validate(data)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ResponseDecodeError(
+            f"the server's answer is not a valid {kind.__name__}: {exc}".replace("\n", " ")[:500]
+        ) from None
+
+
 def _model_path(model_id: str) -> str:
     if not model_id:
         raise InvalidRequestError("model_id must not be empty", param="model_id")
@@ -476,13 +497,13 @@ class CompactifAIClient(_ClientBase):
         """``GET /models``: every model with its capabilities and size."""
         from .types import ModelList
 
-        return ModelList.model_validate(self._pipeline.request("GET", "/models"))
+        return _parse(ModelList, self._pipeline.request("GET", "/models"))
 
     def retrieve_model(self, model_id: str) -> Model:
         """``GET /models/{model_id}``: one model."""
         from .types import Model
 
-        return Model.model_validate(self._pipeline.request("GET", _model_path(model_id)))
+        return _parse(Model, self._pipeline.request("GET", _model_path(model_id)))
 
     def model_profile(self, model_id: str) -> ModelProfile:
         """What is known of a model (capabilities, context window), cached per client.
@@ -510,7 +531,7 @@ class CompactifAIClient(_ClientBase):
         )
         from .types import ChatCompletion
 
-        return ChatCompletion.model_validate(data)
+        return _parse(ChatCompletion, data)
 
     def chat_completion_stream(
         self,
@@ -544,7 +565,7 @@ class CompactifAIClient(_ClientBase):
         )
         from .types import Completion
 
-        return Completion.model_validate(data)
+        return _parse(Completion, data)
 
     def completion_stream(
         self,
@@ -598,7 +619,7 @@ class CompactifAIClient(_ClientBase):
         )
         from .types import Transcription
 
-        return Transcription.model_validate(data)
+        return _parse(Transcription, data)
 
     # -- usage
 
@@ -619,7 +640,7 @@ class CompactifAIClient(_ClientBase):
         data = self._pipeline.request("POST", "/usage/completions", body=body)
         from .types import UsageStatistics
 
-        return UsageStatistics.model_validate(data)
+        return _parse(UsageStatistics, data)
 
 
 class AsyncCompactifAIClient(_ClientBase):
@@ -689,13 +710,13 @@ class AsyncCompactifAIClient(_ClientBase):
         """``GET /models``: every model with its capabilities and size."""
         from .types import ModelList
 
-        return ModelList.model_validate(await self._pipeline.request("GET", "/models"))
+        return _parse(ModelList, await self._pipeline.request("GET", "/models"))
 
     async def retrieve_model(self, model_id: str) -> Model:
         """``GET /models/{model_id}``: one model."""
         from .types import Model
 
-        return Model.model_validate(await self._pipeline.request("GET", _model_path(model_id)))
+        return _parse(Model, await self._pipeline.request("GET", _model_path(model_id)))
 
     async def model_profile(self, model_id: str) -> ModelProfile:
         """What is known of a model (capabilities, context window), cached per client."""
@@ -719,7 +740,7 @@ class AsyncCompactifAIClient(_ClientBase):
         )
         from .types import ChatCompletion
 
-        return ChatCompletion.model_validate(data)
+        return _parse(ChatCompletion, data)
 
     def chat_completion_stream(
         self,
@@ -752,7 +773,7 @@ class AsyncCompactifAIClient(_ClientBase):
         )
         from .types import Completion
 
-        return Completion.model_validate(data)
+        return _parse(Completion, data)
 
     def completion_stream(
         self,
@@ -802,7 +823,7 @@ class AsyncCompactifAIClient(_ClientBase):
         )
         from .types import Transcription
 
-        return Transcription.model_validate(data)
+        return _parse(Transcription, data)
 
     # -- usage
 
@@ -823,4 +844,4 @@ class AsyncCompactifAIClient(_ClientBase):
         data = await self._pipeline.request("POST", "/usage/completions", body=body)
         from .types import UsageStatistics
 
-        return UsageStatistics.model_validate(data)
+        return _parse(UsageStatistics, data)
