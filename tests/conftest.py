@@ -112,7 +112,6 @@ def vcr_settings() -> dict[str, Any]:
         "before_record_response": _before_record_response,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "compactifai_body"],
         "decode_compressed_response": True,
-        "allow_playback_repeats": False,
         "serializer": "yaml",
     }
 

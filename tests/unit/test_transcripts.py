@@ -79,7 +79,7 @@ def form_fields(request: httpx.Request) -> dict[str, list[str]]:
         filename = re.search(rb'filename="([^"]+)"', head)
         assert name is not None
         value = filename.group(1) if filename else body[:-2]
-        out.setdefault(name.group(1).decode(), []).append(value.decode("latin-1"))
+        out.setdefault(name.group(1).decode(), []).append(value.decode("utf-8", "replace"))
     return out
 
 

@@ -1,0 +1,235 @@
+"""Audio transcripts as LlamaIndex documents, with timestamps to cite.
+
+:class:`CompactifAITranscriptReader` sends audio to CompactifAI's ``POST
+/audio/transcriptions`` through the ``compactifai`` transport and converts the answers to
+``Document`` objects; inputs, checks, the error policy and the metadata are shared with
+LangChain in :mod:`compactifai.transcripts`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from compactifai import API_KEY_ENV, BASE_URL_ENV
+from compactifai.transcripts import (
+    DEFAULT_TRANSCRIPTION_MODEL,
+    AudioInputs,
+    AudioSource,
+    LazyClients,
+    Mode,
+    OnError,
+    TranscriptOptions,
+    TranscriptRecord,
+    aiter_transcripts,
+    iter_transcripts,
+    plan_sources,
+)
+from llama_index.core.bridge.pydantic import SecretStr
+from llama_index.core.readers.base import BaseReader
+from llama_index.core.schema import Document
+
+if TYPE_CHECKING:
+    from compactifai import AsyncCompactifAIClient, CompactifAIClient
+
+__all__ = ["CompactifAITranscriptReader"]
+
+# LlamaIndex writes metadata into the text it embeds and shows the LLM. Keep the text clean:
+# the segment list and the numbers that say nothing about the content stay out of both
+# (or out of the embedding only, where the LLM needs them to cite a time).
+_EXCLUDED = {
+    "file": (
+        ["segments", "model", "language", "duration"],  # embed
+        ["segments", "model"],  # llm
+    ),
+    "segment": (
+        ["segment_id", "start", "end", "avg_logprob", "no_speech_prob", "model", "language"],
+        ["avg_logprob", "no_speech_prob", "model", "segment_id"],
+    ),
+}
+
+
+class CompactifAITranscriptReader(BaseReader):
+    """Read audio (meetings, calls, lectures) into transcript Documents with timestamps.
+
+    ``load_data(file)`` takes one path, a list of paths, a folder (every
+    mp3/mp4/mpeg/mpga/wav/webm file below it, or the files ``glob`` matches), bytes (with
+    ``filename=``), a ``(filename, bytes)`` tuple, or a list mixing these.
+
+    Modes: ``"file"`` gives one Document per file, its metadata holding ``source``,
+    ``model``, ``language``, ``duration`` and the ``segments`` (``[{"id", "start", "end",
+    "text"}, ...]``; excluded from the embedded and LLM text); ``"segment"`` gives one
+    Document per segment with ``source``, ``model``, ``language``, ``segment_id``,
+    ``start`` and ``end`` (seconds), ``avg_logprob`` and ``no_speech_prob`` (``source``,
+    ``start`` and ``end`` are shown to the LLM so it can cite the moment; none of the
+    numbers is embedded).
+
+    Bad inputs: every input is checked before anything is uploaded. An unsupported type, a
+    missing or empty file, or a file over 25 MB raises :class:`compactifai.AudioFileError`
+    (:class:`compactifai.AudioFileNotFoundError` for a missing one). The API reference
+    documents no size limit; 25 MB is what Whisper-compatible APIs accept. With
+    ``on_error="skip"`` a bad or failed file is reported (``AudioSkippedWarning`` and the
+    ``compactifai.transcripts`` logger) and the others are still read; with ``"raise"`` (the
+    default) a failed upload raises :class:`compactifai.transcripts.AudioTranscriptionError`
+    naming the file. A wrong key, URL or model raises in both modes.
+
+    ``load_data``/``lazy_load_data`` transcribe one file after another; ``aload_data`` runs up
+    to ``max_concurrency`` uploads at once and returns the Documents **in input order**.
+    ``show_progress=True`` shows a tqdm bar (``pip install
+    'compactifai-integrations[progress]'``). The reader pickles (its clients are rebuilt).
+
+    Example:
+        .. code-block:: python
+
+            from llama_index_compactifai import CompactifAITranscriptReader
+
+            reader = CompactifAITranscriptReader(mode="segment", language="en")
+            docs = reader.load_data("recordings/", glob="*.mp3")
+            for doc in docs:
+                print(doc.metadata["source"], doc.metadata["start"], doc.text)
+
+            docs = await reader.aload_data(["call-1.wav", "call-2.wav"])
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Mode = "file",
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        on_error: OnError = "raise",
+        max_concurrency: int = 4,
+        show_progress: bool = False,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        client: CompactifAIClient | None = None,
+        async_client: AsyncCompactifAIClient | None = None,
+    ) -> None:
+        """Set the transcription fields, the mode, the error policy and the connection.
+
+        Args:
+            mode: ``"file"`` (one Document per file) or ``"segment"`` (one per segment).
+            model: Transcription model (``whisper-large-v3``, or your configured alias).
+            language: ISO code of the spoken language (the server assumes ``en``).
+            prompt: Text to guide the transcription (names, jargon).
+            temperature: Sampling temperature, 0 to 1.
+            on_error: ``"raise"`` or ``"skip"`` a file that cannot be transcribed.
+            max_concurrency: Uploads in flight at once in ``aload_data``.
+            show_progress: Show a progress bar (needs tqdm).
+            api_key: Defaults to ``COMPACTIFAI_API_KEY``.
+            base_url: Defaults to ``COMPACTIFAI_BASE_URL``, else the public API.
+            timeout: Seconds to wait for an answer (default: the transport's, 120 s).
+            max_retries: Retries of a failed upload (429, 5xx, broken connections).
+            client: An existing sync transport client to use instead of building one.
+            async_client: The same for the async methods.
+        """
+        self.options = TranscriptOptions(
+            model=model,
+            language=language,
+            prompt=prompt,
+            temperature=temperature,
+            mode=mode,
+            on_error=on_error,
+            max_concurrency=max_concurrency,
+            show_progress=show_progress,
+        )
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        self.api_key: SecretStr | None = SecretStr(key) if isinstance(key, str) else key
+        self.base_url: str | None = base_url or os.environ.get(BASE_URL_ENV) or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.clients = LazyClients(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            async_client=async_client,
+        )
+
+    def _document(
+        self, record: TranscriptRecord, extra_info: Mapping[str, Any] | None
+    ) -> Document:
+        embed, llm = _EXCLUDED[self.options.mode]
+        return Document(
+            text=record.text,
+            metadata={**dict(extra_info or {}), **record.metadata},
+            excluded_embed_metadata_keys=list(embed),
+            excluded_llm_metadata_keys=list(llm),
+        )
+
+    def _sources(self, file: AudioInputs, glob: str | None, filename: str | None) -> list[
+        AudioSource
+    ]:
+        return plan_sources(file, glob=glob, filename=filename, on_error=self.options.on_error)
+
+    def lazy_load_data(
+        self,
+        file: AudioInputs,
+        *,
+        glob: str | None = None,
+        filename: str | None = None,
+        extra_info: Mapping[str, Any] | None = None,
+    ) -> Iterable[Document]:
+        """Check every input, then transcribe them one by one, yielding Documents.
+
+        Args:
+            file: The audio: see the class docstring for the forms taken.
+            glob: For folders: the files to take (``"*.mp3"``, ``"**/*.wav"``).
+            filename: The name (and so the format) of audio given as bytes.
+            extra_info: Metadata added to every Document.
+        """
+        sources = self._sources(file, glob, filename)
+        if not sources:
+            return
+        for record in iter_transcripts(self.clients.sync(), sources, self.options):
+            yield self._document(record, extra_info)
+
+    def load_data(
+        self,
+        file: AudioInputs,
+        *,
+        glob: str | None = None,
+        filename: str | None = None,
+        extra_info: Mapping[str, Any] | None = None,
+    ) -> list[Document]:
+        """Transcribe ``file`` (see :meth:`lazy_load_data`) and return all Documents."""
+        return list(
+            self.lazy_load_data(file, glob=glob, filename=filename, extra_info=extra_info)
+        )
+
+    async def aload_data(
+        self,
+        file: AudioInputs,
+        *,
+        glob: str | None = None,
+        filename: str | None = None,
+        extra_info: Mapping[str, Any] | None = None,
+    ) -> list[Document]:
+        """Check every input, then transcribe up to ``max_concurrency`` at once.
+
+        Documents come in input order, as from :meth:`load_data`.
+        """
+        sources = self._sources(file, glob, filename)
+        if not sources:
+            return []
+        return [
+            self._document(record, extra_info)
+            async for record in aiter_transcripts(self.clients.aio(), sources, self.options)
+        ]
+
+    async def alazy_load_data(
+        self,
+        file: AudioInputs,
+        *,
+        glob: str | None = None,
+        filename: str | None = None,
+        extra_info: Mapping[str, Any] | None = None,
+    ) -> Iterable[Document]:
+        """As :meth:`aload_data` (LlamaIndex's ``alazy_load_data`` returns an iterable)."""
+        return await self.aload_data(file, glob=glob, filename=filename, extra_info=extra_info)
