@@ -1,0 +1,556 @@
+"""``CompactifAI``: the LlamaIndex LLM for CompactifAI's compressed models.
+
+Built on the shared ``compactifai`` transport: this module speaks no HTTP and parses no SSE; it
+converts LlamaIndex messages and tools to wire dicts (:mod:`llama_index_compactifai.utils`),
+calls the transport client, and converts the answer back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+
+from .utils import (
+    ChatStreamState,
+    CompletionStreamState,
+    chat_response_from_completion,
+    completion_response_from_chat,
+    completion_response_from_completion,
+    has_images,
+    resolve_tool_choice,
+    to_wire_messages,
+    to_wire_tool,
+    tool_selections,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    from compactifai import AsyncCompactifAIClient, CompactifAIClient, ModelProfile
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["DEFAULT_MODEL", "CompactifAI"]
+
+
+DEFAULT_MODEL = "cai-llama-3-1-8b-slim"
+_API_KEY_ENV = "COMPACTIFAI_API_KEY"
+_BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
+#: Fields the transport clients are built from: changing one rebuilds them on next use.
+_CLIENT_FIELDS = frozenset(
+    {"api_key", "base_url", "timeout", "max_retries", "default_headers"}
+)
+
+
+class _Keys:
+    """The named arguments of the transport's chat and completion calls (read once)."""
+
+    chat: frozenset[str] = frozenset()
+    completion: frozenset[str] = frozenset()
+    loaded = False
+
+    @classmethod
+    def load(cls) -> None:
+        from compactifai._client import ChatParams, CompletionParams
+
+        cls.chat = frozenset(ChatParams.__annotations__) - {"extra_body"}
+        cls.completion = frozenset(CompletionParams.__annotations__) - {"extra_body"}
+        cls.loaded = True
+
+
+class _Clients:
+    """The transport clients of one LLM, built on first use; pickles and copies as empty."""
+
+    __slots__ = ("async_", "async_http", "http", "lock", "sync")
+
+    def __init__(self) -> None:
+        self.sync: CompactifAIClient | None = None
+        self.async_: AsyncCompactifAIClient | None = None
+        self.http: httpx.Client | None = None
+        self.async_http: httpx.AsyncClient | None = None
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.sync = None
+        self.async_ = None
+
+    def __reduce__(self) -> tuple[type[_Clients], tuple[()]]:
+        # A copy (pickle, deepcopy) builds its own clients and pools on first use; a caller's
+        # own http_client/async_http_client is not carried over.
+        return (_Clients, ())
+
+
+class CompactifAI(FunctionCallingLLM):
+    """CompactifAI (Multiverse Computing) chat models for LlamaIndex.
+
+    Chat, completion, streaming and their async twins; tool calling (``FunctionAgent``,
+    ``structured_predict``); images for models that take them; token usage on every response.
+    The API key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``, the URL from ``base_url`` or
+    ``COMPACTIFAI_BASE_URL`` (default ``https://api.compactif.ai/v1``).
+
+    Example:
+        >>> from llama_index.core.llms import ChatMessage
+        >>> from llama_index_compactifai import CompactifAI
+        >>> llm = CompactifAI(model="cai-llama-3-1-8b-slim", api_key="sk-...", temperature=0)
+        >>> llm.metadata.context_window, llm.metadata.is_function_calling_model
+        (131072, True)
+        >>> print(llm.complete("What is a tensor network?"))  # doctest: +SKIP
+        >>> for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):  # doctest: +SKIP
+        ...     print(r.delta, end="")
+
+    Clients are built on first use and reused (one connection pool per event loop for async
+    calls); a pickled or copied LLM builds its own. ``http_client``/``async_http_client`` (httpx
+    clients of your own, e.g. with a proxy) are used as given and not carried into copies.
+
+    With tools:
+        >>> from llama_index.core.agent.workflow import FunctionAgent
+        >>> def get_weather(city: str) -> str:
+        ...     "Current weather of a city."
+        ...     return f"Sunny in {city}"
+        >>> agent = FunctionAgent(tools=[get_weather], llm=llm)
+        >>> # await agent.run("What is the weather in Paris?")
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="The model id to use.")
+    temperature: float | None = Field(
+        default=DEFAULT_TEMPERATURE,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature (0-2); None sends none (the server's default).",
+    )
+    max_tokens: int | None = Field(
+        default=None, gt=0, description="The most tokens to generate; None: the server's limit."
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds to wait for an answer or the next stream chunk; "
+        "None: the transport's default (120 s, 10 s to connect).",
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of 408/409/429/5xx and connection failures (never of 400, 401, "
+        "403, 404 or 422); a stream is retried only before its first chunk.",
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More request fields, sent with every request: fields the transport "
+        "names are checked, others go in the body as given (None values are not sent).",
+    )
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Headers added to every request."
+    )
+    base_url: str = Field(default="", description="The API's base URL.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="The CompactifAI API key."
+    )
+    context_window: int | None = Field(
+        default=None,
+        gt=0,
+        description="Override of the model's context window (default: the model catalogue's).",
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None,
+        description="Override of whether the model calls tools (default: its capabilities).",
+    )
+    use_completions_endpoint: bool = Field(
+        default=False,
+        description="Send complete()/stream_complete() to /completions instead of as a chat.",
+    )
+    strict: bool = Field(
+        default=False,
+        description="Mark tool schemas strict (sent only when True: many servers reject it).",
+    )
+
+    _clients: _Clients = PrivateAttr(default_factory=_Clients)
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        temperature: float | None = DEFAULT_TEMPERATURE,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        additional_kwargs: dict[str, Any] | None = None,
+        default_headers: dict[str, str] | None = None,
+        context_window: int | None = None,
+        is_function_calling_model: bool | None = None,
+        use_completions_endpoint: bool = False,
+        strict: bool = False,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get(_API_KEY_ENV) or None
+        if not base_url:
+            from compactifai import DEFAULT_BASE_URL
+
+            base_url = os.environ.get(_BASE_URL_ENV) or DEFAULT_BASE_URL
+        super().__init__(
+            model=model,
+            api_key=api_key,
+            base_url=base_url,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            additional_kwargs=additional_kwargs or {},
+            default_headers=default_headers,
+            context_window=context_window,
+            is_function_calling_model=is_function_calling_model,
+            use_completions_endpoint=use_completions_endpoint,
+            strict=strict,
+            **kwargs,
+        )
+        self._clients.http = http_client
+        self._clients.async_http = async_http_client
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CompactifAI_LLM"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _CLIENT_FIELDS:
+            self._clients.reset()
+
+    # ------------------------------------------------------------ clients and facts
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        key = self.api_key
+        return {
+            "api_key": key.get_secret_value() if isinstance(key, SecretStr) else key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+        }
+
+    def _sync_client(self) -> CompactifAIClient:
+        clients = self._clients
+        client = clients.sync
+        if client is None:
+            from compactifai import CompactifAIClient
+
+            with clients.lock:
+                if clients.sync is None:
+                    clients.sync = CompactifAIClient(
+                        **self._client_kwargs(), http_client=clients.http
+                    )
+                client = clients.sync
+        return client
+
+    def _async_client(self) -> AsyncCompactifAIClient:
+        clients = self._clients
+        client = clients.async_
+        if client is None:
+            from compactifai import AsyncCompactifAIClient
+
+            with clients.lock:
+                if clients.async_ is None:
+                    clients.async_ = AsyncCompactifAIClient(
+                        **self._client_kwargs(), http_client=clients.async_http
+                    )
+                client = clients.async_
+        return client
+
+    def _profile(self) -> ModelProfile:
+        """What is known of the model without a request: the model list if a client already
+        read it, the built-in catalogue otherwise."""
+        clients = self._clients
+        found = None
+        for client in (clients.sync, clients.async_):
+            if client is not None:
+                found = client.cached_model_profile(self.model)
+                if found.source == "api":
+                    return found
+        if found is None:
+            from compactifai._catalogue import profile_from_table
+
+            found = profile_from_table(self.model)
+        return found
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        profile = self._profile()
+        calls_tools = self.is_function_calling_model
+        if calls_tools is None:
+            # Unknown models may call tools: let the server decide rather than refuse.
+            calls_tools = profile.supports_function_calling is not False
+        return LLMMetadata(
+            context_window=self.context_window or profile.context_window,
+            num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            is_function_calling_model=calls_tools,
+            model_name=self.model,
+        )
+
+    # ------------------------------------------------------------ request building
+
+    def _params(self, kwargs: Mapping[str, Any], completion: bool = False) -> dict[str, Any]:
+        """Named transport arguments from settings, additional_kwargs and call kwargs; every
+        other field goes in extra_body (nothing is dropped)."""
+        if not _Keys.loaded:
+            _Keys.load()
+        named = _Keys.completion if completion else _Keys.chat
+        params: dict[str, Any] = {}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        extra: dict[str, Any] = {}
+        for source in (self.additional_kwargs, kwargs):
+            for key, value in source.items():
+                if key in named:
+                    params[key] = value
+                elif key == "extra_body":
+                    extra.update(value or {})
+                elif value is not None:
+                    extra[key] = value
+        if extra:
+            params["extra_body"] = extra
+        return params
+
+    def _wire(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        if has_images(messages) and self._profile().supports_image is False:
+            from compactifai import InvalidRequestError
+
+            raise InvalidRequestError(
+                f"model {self.model!r} does not take images (its capabilities say "
+                "supports_image: false); remove the ImageBlock or use a model that does, "
+                "such as 'mistral-small-3-1'",
+                param="messages",
+            )
+        return to_wire_messages(messages)
+
+    # ------------------------------------------------------------ sync
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Chat: the whole answer at once."""
+        return self._chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        completion = self._sync_client().chat_completion(
+            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+        )
+        return chat_response_from_completion(completion)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Chat, streamed: each response holds the message so far and the new ``delta``."""
+        return self._stream_chat(messages, **kwargs)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        stream = self._sync_client().chat_completion_stream(
+            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+        )
+
+        def gen() -> ChatResponseGen:
+            state = ChatStreamState()
+            feed = state.feed
+            with stream:
+                for chunk in stream:
+                    yield feed(chunk)
+
+        return gen()
+
+    @llm_completion_callback()
+    def complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Complete a prompt (sent as a chat unless ``use_completions_endpoint``)."""
+        if self.use_completions_endpoint:
+            completion = self._sync_client().completion(
+                model=self.model, prompt=prompt, **self._params(kwargs, completion=True)
+            )
+            return completion_response_from_completion(completion)
+        return completion_response_from_chat(self._chat(_user(prompt), **kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Complete a prompt, streamed: each response holds the text so far and the ``delta``."""
+        client = self._sync_client()
+        chat = not self.use_completions_endpoint
+        if chat:
+            stream: Any = client.chat_completion_stream(
+                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs)
+            )
+        else:
+            stream = client.completion_stream(
+                model=self.model, prompt=prompt, **self._params(kwargs, completion=True)
+            )
+
+        def gen() -> CompletionResponseGen:
+            feed = CompletionStreamState(chat).feed
+            with stream:
+                for chunk in stream:
+                    yield feed(chunk)
+
+        return gen()
+
+    # ------------------------------------------------------------ async
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async chat: the whole answer at once."""
+        return await self._achat(messages, **kwargs)
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        completion = await self._async_client().chat_completion(
+            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+        )
+        return chat_response_from_completion(completion)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Async chat, streamed: ``async for`` the cumulative responses."""
+        stream = self._async_client().chat_completion_stream(
+            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+        )
+
+        async def gen() -> ChatResponseAsyncGen:
+            feed = ChatStreamState().feed
+            async with stream:
+                async for chunk in stream:
+                    yield feed(chunk)
+
+        return gen()
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Async completion (a chat unless ``use_completions_endpoint``)."""
+        if self.use_completions_endpoint:
+            completion = await self._async_client().completion(
+                model=self.model, prompt=prompt, **self._params(kwargs, completion=True)
+            )
+            return completion_response_from_completion(completion)
+        return completion_response_from_chat(await self._achat(_user(prompt), **kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Async completion, streamed."""
+        client = self._async_client()
+        chat = not self.use_completions_endpoint
+        if chat:
+            stream: Any = client.chat_completion_stream(
+                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs)
+            )
+        else:
+            stream = client.completion_stream(
+                model=self.model, prompt=prompt, **self._params(kwargs, completion=True)
+            )
+
+        async def gen() -> CompletionResponseAsyncGen:
+            feed = CompletionStreamState(chat).feed
+            async with stream:
+                async for chunk in stream:
+                    yield feed(chunk)
+
+        return gen()
+
+    # ------------------------------------------------------------ tools
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The chat arguments for a call with tools.
+
+        ``tool_required`` asks for ``tool_choice="required"``; ``tool_choice`` may also be a
+        mode, a tool name or the API's object form. Parallel calls are not requested from the
+        server (the API does not document it); without ``allow_parallel_tool_calls`` only the
+        first call of an answer is kept.
+        """
+        specs = [to_wire_tool(t, self.strict if strict is None else strict) for t in tools]
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            messages.append(_user(user_msg)[0] if isinstance(user_msg, str) else user_msg)
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            prepared["tools"] = specs
+            choice = resolve_tool_choice(tool_choice, tool_required)
+            if choice is not None:
+                prepared["tool_choice"] = choice
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            _keep_first_tool_call(response)
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        """The tool calls of a response (``ToolCallBlock`` blocks, else
+        ``additional_kwargs["tool_calls"]``); raises ``ValueError`` when there are none and
+        ``error_on_no_tool_call``."""
+        return tool_selections(response, error_on_no_tool_call)
+
+
+def _user(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+
+def _keep_first_tool_call(response: ChatResponse) -> None:
+    message = response.message
+    seen = False
+    kept = []
+    for block in message.blocks:
+        if isinstance(block, ToolCallBlock):
+            if seen:
+                continue
+            seen = True
+        kept.append(block)
+    message.blocks = kept
+    calls = message.additional_kwargs.get("tool_calls")
+    if calls and len(calls) > 1:
+        message.additional_kwargs["tool_calls"] = calls[:1]

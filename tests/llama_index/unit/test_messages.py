@@ -1,0 +1,136 @@
+"""Message conversion: roles, text, images (and their refusal), unsupported blocks."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from compactifai import InvalidRequestError
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    ChatMessage,
+    ImageBlock,
+    TextBlock,
+    ThinkingBlock,
+)
+
+from llama_index_compactifai.utils import to_wire_messages
+from tests.helpers import Recorder, json_response
+from tests.llama_index.unit.support import completion, make_llm
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def _image_message(block: ImageBlock) -> list[ChatMessage]:
+    return [ChatMessage(role="user", blocks=[TextBlock(text="What is this?"), block])]
+
+
+def test_roles_and_text() -> None:
+    wire = to_wire_messages([
+        ChatMessage(role="developer", content="Rules."),
+        ChatMessage(role="system", content="Be brief."),
+        ChatMessage(role="user", blocks=[TextBlock(text="a"), TextBlock(text="b")]),
+        ChatMessage(role="chatbot", content="ok"),
+        ChatMessage(role="assistant", blocks=[ThinkingBlock(content="hmm"),
+                                              TextBlock(text="done")]),
+        ChatMessage(role="tool", content="42"),
+    ])
+    assert wire == [
+        {"role": "system", "content": "Rules."},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a\nb"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "assistant", "content": "done"},
+        {"role": "tool", "content": "42"},
+    ]
+
+
+def test_empty_message_is_sent_as_empty_string() -> None:
+    assert to_wire_messages([ChatMessage(role="assistant", content=None)]) == [
+        {"role": "assistant", "content": ""}
+    ]
+
+
+def test_assistant_tool_call_id_is_not_sent_on_assistant_messages() -> None:
+    # FunctionAgent adds a tool_call_id to the assistant message of a return_direct tool.
+    message = ChatMessage(role="assistant", content="x", additional_kwargs={"tool_call_id": "c"})
+    assert to_wire_messages([message]) == [{"role": "assistant", "content": "x"}]
+
+
+def test_image_url_is_sent_as_an_image_url_part() -> None:
+    rec = Recorder(json_response(completion("A boardwalk.")))
+    llm = make_llm(rec, model="mistral-small-3-1")
+    llm.chat(_image_message(ImageBlock(url="https://example.com/a.jpg", detail="low")))
+    assert rec.body()["messages"] == [{
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url",
+             "image_url": {"url": "https://example.com/a.jpg", "detail": "low"}},
+        ],
+    }]
+
+
+def test_image_bytes_become_a_data_url() -> None:
+    (message,) = to_wire_messages(_image_message(ImageBlock(image=PNG)))
+    url = message["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == PNG
+
+
+def test_image_path_becomes_a_data_url(tmp_path: Path) -> None:
+    path = tmp_path / "pic.png"
+    path.write_bytes(PNG)
+    (message,) = to_wire_messages(_image_message(ImageBlock(path=path)))
+    url = message["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == PNG
+
+
+def test_image_without_known_mimetype_is_guessed() -> None:
+    block = ImageBlock(image=PNG)
+    block.image_mimetype = None
+    (message,) = to_wire_messages(_image_message(block))
+    assert message["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_images_are_refused_before_the_request_for_models_without_image_support() -> None:
+    rec = Recorder(json_response(completion()))
+    llm = make_llm(rec, model="cai-llama-3-1-8b-slim")
+    messages = _image_message(ImageBlock(url="https://example.com/a.jpg"))
+    with pytest.raises(InvalidRequestError, match="does not take images") as info:
+        llm.chat(messages)
+    assert info.value.param == "messages"
+    with pytest.raises(InvalidRequestError):
+        llm.stream_chat(messages)
+    assert rec.requests == []
+
+
+async def test_images_are_refused_before_the_request_async() -> None:
+    rec = Recorder(json_response(completion()))
+    llm = make_llm(rec, model="smollm2-135m-instruct")
+    messages = _image_message(ImageBlock(image=PNG))
+    with pytest.raises(InvalidRequestError, match="does not take images"):
+        await llm.achat(messages)
+    with pytest.raises(InvalidRequestError):
+        await llm.astream_chat(messages)
+    assert rec.requests == []
+
+
+def test_images_go_to_models_the_catalogue_does_not_know() -> None:
+    rec = Recorder(json_response(completion("A cat.")))
+    make_llm(rec, model="some-new-vision-model").chat(
+        _image_message(ImageBlock(url="https://example.com/cat.jpg"))
+    )
+    assert rec.body()["messages"][0]["content"][1]["type"] == "image_url"
+
+
+def test_images_only_in_user_messages() -> None:
+    with pytest.raises(InvalidRequestError, match="user messages"):
+        to_wire_messages([ChatMessage(role="assistant", blocks=[ImageBlock(image=PNG)])])
+
+
+def test_unsupported_blocks_raise_a_typed_error() -> None:
+    with pytest.raises(InvalidRequestError, match="AudioBlock"):
+        to_wire_messages([ChatMessage(role="user", blocks=[AudioBlock(audio=b"RIFF....")])])
