@@ -45,8 +45,9 @@ from .utils import (
 
 if TYPE_CHECKING:
     import httpx
-    from compactifai import AsyncCompactifAIClient, CompactifAIClient, ModelProfile
     from llama_index.core.tools.types import BaseTool
+
+    from compactifai import AsyncCompactifAIClient, CompactifAIClient, ModelProfile, RateLimit
 
 __all__ = ["DEFAULT_MODEL", "CompactifAI"]
 
@@ -56,7 +57,7 @@ _API_KEY_ENV = "COMPACTIFAI_API_KEY"
 _BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
 #: Fields the transport clients are built from: changing one rebuilds them on next use.
 _CLIENT_FIELDS = frozenset(
-    {"api_key", "base_url", "timeout", "max_retries", "default_headers"}
+    {"api_key", "base_url", "timeout", "max_retries", "default_headers", "rate_limit"}
 )
 
 
@@ -180,6 +181,12 @@ class CompactifAI(FunctionCallingLLM):
         default=False,
         description="Mark tool schemas strict (sent only when True: many servers reject it).",
     )
+    rate_limit: Any = Field(
+        default=None,
+        exclude=True,
+        description="A compactifai.RateLimit (requests/s, tokens/min) shared by the clients "
+        "that get the same object; each process (Ray worker) gets its own copy.",
+    )
 
     _clients: _Clients = PrivateAttr(default_factory=_Clients)
 
@@ -199,10 +206,17 @@ class CompactifAI(FunctionCallingLLM):
         is_function_calling_model: bool | None = None,
         use_completions_endpoint: bool = False,
         strict: bool = False,
+        rate_limit: RateLimit | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
+        if rate_limit is not None and not callable(getattr(rate_limit, "reserve", None)):
+            from compactifai import ConfigurationError
+
+            raise ConfigurationError(
+                f"rate_limit must be a compactifai.RateLimit, not {type(rate_limit).__name__}"
+            )
         if api_key is None:
             api_key = os.environ.get(_API_KEY_ENV) or None
         if not base_url:
@@ -223,6 +237,7 @@ class CompactifAI(FunctionCallingLLM):
             is_function_calling_model=is_function_calling_model,
             use_completions_endpoint=use_completions_endpoint,
             strict=strict,
+            rate_limit=rate_limit,
             **kwargs,
         )
         self._clients.http = http_client
@@ -247,6 +262,7 @@ class CompactifAI(FunctionCallingLLM):
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
+            "rate_limit": self.rate_limit,
         }
 
     def _sync_client(self) -> CompactifAIClient:

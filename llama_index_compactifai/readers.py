@@ -12,6 +12,10 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from llama_index.core.bridge.pydantic import SecretStr
+from llama_index.core.readers.base import BaseReader
+from llama_index.core.schema import Document
+
 from compactifai import API_KEY_ENV, BASE_URL_ENV
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -26,9 +30,6 @@ from compactifai.transcripts import (
     iter_transcripts,
     plan_sources,
 )
-from llama_index.core.bridge.pydantic import SecretStr
-from llama_index.core.readers.base import BaseReader
-from llama_index.core.schema import Document
 
 if TYPE_CHECKING:
     from compactifai import AsyncCompactifAIClient, CompactifAIClient

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from compactifai import (
     APIConnectionError,
     APITimeoutError,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from compactifai import AsyncCompactifAIClient, CompactifAIClient
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -11,8 +11,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from compactifai import StreamInterruptedError
 
+from compactifai import StreamInterruptedError
 from tests.reliability.faults import MID_STREAM, PERMANENT, TRANSIENT, FaultyServer
 from tests.reliability.surfaces import SURFACES, Surface
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from compactifai import AsyncCompactifAIClient, CompactifAIError, StreamInterruptedError
 
 ROOT = Path(__file__).resolve().parents[2]

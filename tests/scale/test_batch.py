@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+
 from compactifai import (
     AsyncCompactifAIClient,
     AuthenticationError,

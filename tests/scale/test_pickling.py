@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from compactifai import (
     AsyncCompactifAIClient,
     CompactifAIClient,

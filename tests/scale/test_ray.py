@@ -26,6 +26,7 @@ if not all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn", "llama_
     pytest.skip("needs the local server's extra (llama-cpp-python)", allow_module_level=True)
 
 import ray
+
 from compactifai.batch import ChatBatch
 from compactifai.local import LocalServer
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import httpx
 import pytest
+
 from compactifai import (
     MAX_AUDIO_BYTES,
     AsyncCompactifAIClient,
@@ -18,7 +19,6 @@ from compactifai import (
     ConfigurationError,
     InvalidRequestError,
 )
-
 from tests.helpers import Recorder, json_response, sync_client
 from tests.unit import reference_examples as ref
 

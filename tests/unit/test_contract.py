@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from compactifai.types import ChatCompletion
 
+from compactifai.types import ChatCompletion
 from tests.helpers import Recorder, async_client, json_response, sse_response, sync_client
 from tests.unit import reference_examples as ref
 

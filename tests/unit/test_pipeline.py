@@ -8,9 +8,10 @@ import json
 import time
 from typing import Any
 
-import compactifai
 import httpx
 import pytest
+
+import compactifai
 from compactifai import (
     APIConnectionError,
     APITimeoutError,
@@ -26,7 +27,6 @@ from compactifai import (
     UnprocessableEntityError,
 )
 from compactifai._pipeline import retry_delay
-
 from tests.helpers import (
     Recorder,
     _Chunks,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from compactifai import ConfigurationError, RateLimit
 from compactifai._ratelimit import estimate_tokens
-
 from tests.helpers import Recorder, async_client, json_response, sse, sse_response, sync_client
 
 

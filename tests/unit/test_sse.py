@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from compactifai._sse import ServerSentEvent, SSEDecoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from compactifai._sse import ServerSentEvent, SSEDecoder
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:

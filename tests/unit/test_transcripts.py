@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from compactifai import (
     MAX_AUDIO_BYTES,
     AudioFileError,
@@ -36,7 +37,6 @@ from compactifai.transcripts import (
     transcript_records,
 )
 from compactifai.types import Transcription
-
 from tests.helpers import Recorder, async_client, json_response, sync_client
 from tests.unit import reference_examples as ref
 

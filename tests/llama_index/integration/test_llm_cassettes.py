@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from compactifai import AuthenticationError
 from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
+from compactifai import AuthenticationError
 from llama_index_compactifai import CompactifAI
 
 QUESTION = [

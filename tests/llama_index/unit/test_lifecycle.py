@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from compactifai._pipeline import _PipelineBase
 from llama_index.core.base.llms.types import ChatMessage
 
+from compactifai._pipeline import _PipelineBase
 from llama_index_compactifai import CompactifAI
 from tests.helpers import BASE_URL, Recorder, json_response, sse, sse_response
 from tests.llama_index.unit.support import completion, make_llm, text_chunks
@@ -102,3 +102,19 @@ async def test_breaking_out_of_an_async_stream_releases_the_connection() -> None
     for _ in range(3):
         await asyncio.sleep(0)
     assert streams[0].closed
+
+
+def test_rate_limit_reaches_the_transport_and_survives_pickling() -> None:
+    import pickle
+
+    from compactifai import ConfigurationError, RateLimit
+    from llama_index_compactifai import CompactifAI
+
+    limit = RateLimit(requests_per_second=3)
+    llm = CompactifAI(model="m", api_key="sk-x", base_url="http://127.0.0.1:1/v1",
+                      rate_limit=limit)
+    assert llm._sync_client().config.rate_limit is limit
+    copy = pickle.loads(pickle.dumps(llm))
+    assert copy._sync_client().config.rate_limit.requests_per_second == 3
+    with pytest.raises(ConfigurationError):
+        CompactifAI(model="m", api_key="sk-x", rate_limit=5)

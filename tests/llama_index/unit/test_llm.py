@@ -9,6 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from llama_index.core.base.llms.types import ChatMessage, ThinkingBlock
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
+
 from compactifai import (
     AuthenticationError,
     BadRequestError,
@@ -18,9 +21,6 @@ from compactifai import (
     RateLimitError,
 )
 from compactifai._catalogue import DEFAULT_CONTEXT_WINDOW
-from llama_index.core.base.llms.types import ChatMessage, ThinkingBlock
-from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
-
 from llama_index_compactifai import CompactifAI
 from tests.helpers import Recorder, json_response, sse, sse_response
 from tests.llama_index.unit.support import (

@@ -6,7 +6,6 @@ import base64
 from pathlib import Path
 
 import pytest
-from compactifai import InvalidRequestError
 from llama_index.core.base.llms.types import (
     AudioBlock,
     ChatMessage,
@@ -15,6 +14,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
 )
 
+from compactifai import InvalidRequestError
 from llama_index_compactifai.utils import to_wire_messages
 from tests.helpers import Recorder, json_response
 from tests.llama_index.unit.support import completion, make_llm

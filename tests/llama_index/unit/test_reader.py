@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compactifai import AudioFileError, AudioFileNotFoundError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document, MetadataMode
 from pydantic import SecretStr
 
+from compactifai import AudioFileError, AudioFileNotFoundError
+from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from llama_index_compactifai.readers import CompactifAITranscriptReader
 from tests.helpers import async_client, sync_client
 from tests.unit.test_transcripts import (
