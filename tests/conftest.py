@@ -42,10 +42,18 @@ _RESPONSE_HEADER_PATTERN = re.compile(
 _ORIGIN = re.compile(r"^https?://[^/]+")
 _BOUNDARY = re.compile(rb"boundary=([0-9A-Za-z'()+_,./:=?-]+)")
 
-if not RECORDING:
-    # Replay must never depend on the developer's shell: pin the key and URL used.
-    os.environ["COMPACTIFAI_API_KEY"] = REPLAY_API_KEY
-    os.environ["COMPACTIFAI_BASE_URL"] = REPLAY_BASE_URL
+
+
+@pytest.fixture(autouse=True)
+def _pinned_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In replay, tests never depend on the developer's shell: pin the key and URL they use.
+
+    A fixture (not a module-level assignment) so the pin covers the tests below ``tests/``
+    only, never the notebooks, whose kernels must see the real environment.
+    """
+    if not RECORDING:
+        monkeypatch.setenv("COMPACTIFAI_API_KEY", REPLAY_API_KEY)
+        monkeypatch.setenv("COMPACTIFAI_BASE_URL", REPLAY_BASE_URL)
 
 
 def _secret_values() -> list[str]:
