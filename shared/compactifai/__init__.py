@@ -11,7 +11,13 @@ Example:
     ['llama-4-scout', 'cai-llama-4-scout-slim', ...]
 """
 
-from ._catalogue import ModelProfile
+from ._catalogue import (
+    CONTEXT_WINDOWS,
+    DEFAULT_CONTEXT_WINDOW,
+    KNOWN_MODELS,
+    ModelProfile,
+    profile_from_table,
+)
 from ._checks import MAX_AUDIO_BYTES, AudioFileError, AudioFileNotFoundError
 from ._client import AsyncCompactifAIClient, AsyncStream, CompactifAIClient, Stream
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, ClientConfig
@@ -42,7 +48,10 @@ from ._version import __version__
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
+    "CONTEXT_WINDOWS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_CONTEXT_WINDOW",
+    "KNOWN_MODELS",
     "MAX_AUDIO_BYTES",
     "APIConnectionError",
     "APIError",
@@ -73,4 +82,5 @@ __all__ = [
     "StreamInterruptedError",
     "UnprocessableEntityError",
     "__version__",
+    "profile_from_table",
 ]
