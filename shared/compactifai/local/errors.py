@@ -59,7 +59,9 @@ def error_body(
     return json.dumps(payload).encode("utf-8")
 
 
-def bad_request(message: str, *, param: str | None = None, code: str = "invalid_request") -> ApiError:
+def bad_request(
+    message: str, *, param: str | None = None, code: str = "invalid_request"
+) -> ApiError:
     """A 400 answer."""
     return ApiError(400, message, code=code, param=param)
 
