@@ -11,7 +11,7 @@ import pytest
 CASSETTES = Path(__file__).parent / "cassettes"
 FORBIDDEN = [
     re.compile(rb"(?i)^\s*-?\s*authorization\s*:", re.M),
-    re.compile(rb"(?i)\bbearer\s+[A-Za-z0-9_.\-]{6,}"),
+    re.compile(rb"(?i)\bbearer[ \t]+[A-Za-z0-9_.\-]{6,}"),
     re.compile(rb"(?i)\b(x-)?api-key\s*:"),
     re.compile(rb"(?i)\bset-cookie\s*:"),
     re.compile(rb"(?i)openai-organization|x-account|x-user-id"),
