@@ -14,6 +14,11 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
+from langchain_core.documents import Document
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import SecretStr
+
 from compactifai import API_KEY_ENV, BASE_URL_ENV
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -29,10 +34,6 @@ from compactifai.transcripts import (
     iter_transcripts,
     plan_sources,
 )
-from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
-from langchain_core.documents import Document
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from compactifai import AsyncCompactifAIClient, CompactifAIClient

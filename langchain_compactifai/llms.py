@@ -1,0 +1,367 @@
+"""``CompactifAI``: CompactifAI text completions (``POST /completions``) as a LangChain LLM.
+
+Several prompts go out in one request (the API takes a list prompt and answers one choice per
+prompt, by index), ``batch_size`` at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models.llms import BaseLLM
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from compactifai import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, ResponseDecodeError
+
+from ._common import (
+    DEFAULT_CHAT_MODEL,
+    LS_PROVIDER,
+    build_async_client,
+    build_sync_client,
+    move_extra_to_model_kwargs,
+    require_api_key,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
+    from langchain_core.language_models import LangSmithParams
+
+    from compactifai import AsyncCompactifAIClient, CompactifAIClient
+    from compactifai.types import Completion
+
+__all__ = ["CompactifAI"]
+
+_API_PARAMS = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "user", "seed", "tools", "tool_choice"}
+)
+_CALL_OPTIONS = frozenset({"extra_headers", "timeout"})
+_NOT_SENT = frozenset({"stream", "stream_usage", "model"})
+
+
+def _generations(
+    response: Completion, count: int
+) -> tuple[list[list[Generation]], dict[str, Any]]:
+    """One generation per prompt (choices matched by index) and the token usage."""
+    by_index: dict[int, Generation] = {}
+    for position, choice in enumerate(response.choices):
+        info: dict[str, Any] = {}
+        if choice.finish_reason is not None:
+            info["finish_reason"] = choice.finish_reason
+        if choice.logprobs is not None:
+            info["logprobs"] = choice.logprobs
+        index = choice.index if choice.index is not None else position
+        by_index[index] = Generation(text=choice.text or "", generation_info=info or None)
+    missing = [i for i in range(count) if i not in by_index]
+    if missing:
+        raise ResponseDecodeError(
+            f"the server answered {len(response.choices)} choice(s) for {count} prompt(s); "
+            f"no choice for prompt index(es) {missing}"
+        )
+    usage = response.usage.model_dump() if response.usage is not None else {}
+    return [[by_index[i]] for i in range(count)], usage
+
+
+def _add_usage(total: dict[str, int], usage: Mapping[str, Any]) -> None:
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = usage.get(key)
+        if isinstance(value, int):
+            total[key] = total.get(key, 0) + value
+
+
+class CompactifAI(BaseLLM):
+    """CompactifAI text completions (by Multiverse Computing) as a LangChain LLM.
+
+    Same key, URL and settings as :class:`~langchain_compactifai.ChatCompactifAI`. ``batch``
+    sends up to ``batch_size`` prompts in one request; token usage is in ``llm_output``.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_compactifai import CompactifAI
+
+            llm = CompactifAI(model="cai-llama-3-1-8b-slim", max_tokens=64, temperature=0)
+            print(llm.invoke("Write a poem about artificial intelligence"))
+            print(llm.batch(["The capital of France is", "The capital of Spain is"]))
+            for text in llm.stream("Once upon a time"):
+                print(text, end="")
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
+    """The model id."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
+    """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
+    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
+    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` when not given."""
+    temperature: float | None = None
+    """Sampling temperature, 0 to 2."""
+    max_tokens: int | None = None
+    """The most tokens to generate per prompt (the API's default is 16)."""
+    top_p: float | None = None
+    """Nucleus sampling mass, 0 to 1."""
+    stop: list[str] | str | None = None
+    """Sequences where generation stops."""
+    seed: int | None = None
+    """A seed, for servers that sample deterministically with one."""
+    batch_size: int = Field(default=20, ge=1)
+    """The most prompts sent in one request."""
+    timeout: float | Any | None = None
+    """Seconds (or an ``httpx.Timeout``) to wait for an answer or the next stream chunk."""
+    max_retries: int = 2
+    """Retries of a failed request (429, 5xx, connection errors; never after a stream began)."""
+    streaming: bool = False
+    """Whether ``invoke`` streams under the hood (for callbacks)."""
+    stream_usage: bool = True
+    """Whether streams ask the server for token usage."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request fields, sent as they are (never dropped)."""
+    default_headers: dict[str, str] | None = None
+    """Headers added to every request."""
+    http_client: Any | None = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to send sync requests with."""
+    http_async_client: Any | None = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to send async requests with."""
+
+    _client: CompactifAIClient | None = PrivateAttr(default=None)
+    _async_client: AsyncCompactifAIClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            names = set(cls.model_fields)
+            names.update(f.alias for f in cls.model_fields.values() if f.alias)
+            values = move_extra_to_model_kwargs(dict(values), names)
+        return values
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> Self:
+        require_api_key(self.api_key)
+        return self
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state: dict[Any, Any] = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
+        state["__dict__"] = {
+            **state["__dict__"], "http_client": None, "http_async_client": None
+        }
+        return state
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_compactifai", "llms"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
+
+    @property
+    def _llm_type(self) -> str:
+        return "compactifai"
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for name in ("temperature", "max_tokens", "top_p", "seed"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.stop:
+            params["stop"] = self.stop
+        return params
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, **self._default_params, **self.model_kwargs}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = LS_PROVIDER
+        params["ls_model_name"] = kwargs.get("model") or self.model_name
+        return params
+
+    @property
+    def client(self) -> CompactifAIClient:
+        """The sync transport client (built on first use, then reused)."""
+        return build_sync_client(self)
+
+    @property
+    def async_client(self) -> AsyncCompactifAIClient:
+        """The async transport client (one connection pool per event loop)."""
+        return build_async_client(self)
+
+    def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        params = self._default_params
+        extra: dict[str, Any] = {}
+        for key, value in self.model_kwargs.items():
+            if key in _API_PARAMS:
+                params[key] = value
+            else:
+                extra[key] = value
+        for key, value in kwargs.items():
+            if key in _API_PARAMS or key in _CALL_OPTIONS:
+                params[key] = value
+            elif key == "extra_body":
+                extra.update(value or {})
+            elif key not in _NOT_SENT:
+                extra[key] = value
+        if stop:
+            params["stop"] = stop
+        elif "stop" in params and not params["stop"]:
+            del params["stop"]
+        if extra:
+            params["extra_body"] = extra
+        return kwargs.get("model") or self.model_name, params
+
+    def _include_usage(self, kwargs: dict[str, Any]) -> bool:
+        value = kwargs.get("stream_usage")
+        return self.stream_usage if value is None else bool(value)
+
+    def _batches(self, prompts: list[str]) -> Iterator[list[str]]:
+        size = self.batch_size
+        for start in range(0, len(prompts), size):
+            yield prompts[start : start + size]
+
+    # -- calls
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        model, params = self._params(stop, kwargs)
+        generations: list[list[Generation]] = []
+        usage: dict[str, int] = {}
+        if self.streaming:
+            for prompt in prompts:
+                text = None
+                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
+                    text = chunk if text is None else text + chunk
+                if text is not None:
+                    _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
+                generations.append([text or Generation(text="")])
+        else:
+            for batch in self._batches(prompts):
+                response = self.client.completion(
+                    model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
+                )
+                gens, batch_usage = _generations(response, len(batch))
+                generations.extend(gens)
+                _add_usage(usage, batch_usage)
+        return LLMResult(
+            generations=generations, llm_output={"token_usage": usage, "model_name": model}
+        )
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        model, params = self._params(stop, kwargs)
+        generations: list[list[Generation]] = []
+        usage: dict[str, int] = {}
+        if self.streaming:
+            for prompt in prompts:
+                text = None
+                async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
+                    text = chunk if text is None else text + chunk
+                if text is not None:
+                    _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
+                generations.append([text or Generation(text="")])
+        else:
+            for batch in self._batches(prompts):
+                response = await self.async_client.completion(
+                    model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
+                )
+                gens, batch_usage = _generations(response, len(batch))
+                generations.extend(gens)
+                _add_usage(usage, batch_usage)
+        return LLMResult(
+            generations=generations, llm_output={"token_usage": usage, "model_name": model}
+        )
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        model, params = self._params(stop, kwargs)
+        final: dict[str, Any] = {}
+        stream = self.client.completion_stream(
+            model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
+        )
+        try:
+            for raw in stream:
+                chunk = _text_chunk(raw, final)
+                if chunk is not None:
+                    if run_manager:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+        finally:
+            stream.close()
+        yield _final_text_chunk(final, model)
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        model, params = self._params(stop, kwargs)
+        final: dict[str, Any] = {}
+        stream = self.async_client.completion_stream(
+            model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
+        )
+        try:
+            async for raw in stream:
+                chunk = _text_chunk(raw, final)
+                if chunk is not None:
+                    if run_manager:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+        finally:
+            await stream.aclose()
+        yield _final_text_chunk(final, model)
+
+
+def _text_chunk(raw: Mapping[str, Any], final: dict[str, Any]) -> GenerationChunk | None:
+    """One streamed completion chunk -> a ``GenerationChunk``; metadata goes to ``final``."""
+    if "model_name" not in final and raw.get("model"):
+        final["model_name"] = raw["model"]
+    usage = raw.get("usage")
+    if usage:
+        final["token_usage"] = dict(usage)
+    choices = raw.get("choices")
+    if not choices:
+        return None
+    choice = choices[0]
+    if choice.get("finish_reason"):
+        final["finish_reason"] = choice["finish_reason"]
+    text = choice.get("text")
+    return GenerationChunk(text=text) if text else None
+
+
+def _final_text_chunk(final: dict[str, Any], model: str) -> GenerationChunk:
+    info = {"model_name": model, **final}
+    return GenerationChunk(text="", generation_info=info)

@@ -1,0 +1,179 @@
+"""langchain-tests' standard integration suite (``ChatModelIntegrationTests``, 1.1.9).
+
+Recorded from the local server (SmolLM2-135M-Instruct on llama.cpp, temperature 0) and replayed
+offline. A test that cannot pass is xfailed (strict) with the limit of the API or of the local
+135M model that stops it; none is stopped by this package.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+
+from compactifai import InvalidRequestError, NotFoundError
+from langchain_compactifai import ChatCompactifAI, ModelCapabilityError
+
+LOCAL_MODEL = "smollm2-135m-instruct"
+# A 1x1 PNG: what the suite's media tests download is irrelevant, since the request is refused.
+_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture
+def no_downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The suite downloads sample media from the web first; serve a tiny file instead."""
+
+    def fake_get(url: str, **kwargs: Any) -> httpx.Response:
+        return httpx.Response(200, content=_PNG, request=httpx.Request("GET", url))
+
+    monkeypatch.setattr(httpx, "get", fake_get)
+    yield
+
+
+NO_IMAGES = (
+    "the local server's smollm2-135m-instruct takes no images (its /models entry says "
+    "supports_image=false), so ChatCompactifAI refuses the image before the chat request"
+)
+TEXT_AND_IMAGES_ONLY = (
+    "the CompactifAI API takes text and images only (no PDF or audio content), so "
+    "ChatCompactifAI refuses the block before any request"
+)
+
+
+class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
+    @property
+    def chat_model_class(self) -> type[ChatCompactifAI]:
+        return ChatCompactifAI
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        # SmolLM2-135M loops ("the cat was a cat, and the cat was a cat, ...") until
+        # max_tokens without a small frequency penalty; with it, its answers stay usable.
+        return {
+            "model": LOCAL_MODEL,
+            "temperature": 0,
+            "max_tokens": 80,
+            "frequency_penalty": 0.5,
+        }
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "cai-llama-3-1-8b-slim"
+
+    # -- limits of the local 135M model
+
+    @pytest.mark.xfail(
+        reason="SmolLM2-135M loops ('I'm a cat, I'm a cat, ...') on the JSON-schema variant of "
+        "this prompt until max_tokens, so the tool-call arguments are cut off and unparsable",
+        raises=AssertionError,
+        strict=True,
+    )
+    def test_structured_output_pydantic_2_v1(self, model: BaseChatModel) -> None:
+        super().test_structured_output_pydantic_2_v1(model)
+
+    @pytest.mark.xfail(
+        reason="json_mode only makes the answer JSON, not the Joke schema: SmolLM2-135M nests "
+        "the keys ({'setup': {'setup': {'punchline': ...}}}), which the Joke parser rejects",
+        raises=OutputParserException,
+        strict=True,
+    )
+    def test_json_mode(self, model: BaseChatModel) -> None:
+        super().test_json_mode(model)
+
+    # -- limits of the local server's single, text-only model
+
+    @pytest.mark.xfail(reason=NO_IMAGES, raises=ModelCapabilityError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    def test_image_inputs(self, model: BaseChatModel) -> None:
+        super().test_image_inputs(model)
+
+    @pytest.mark.xfail(reason=NO_IMAGES, raises=ModelCapabilityError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    def test_image_tool_message(self, model: BaseChatModel) -> None:
+        super().test_image_tool_message(model)
+
+    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    def test_pdf_inputs(self, model: BaseChatModel) -> None:
+        super().test_pdf_inputs(model)
+
+    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    def test_pdf_tool_message(self, model: BaseChatModel) -> None:
+        super().test_pdf_tool_message(model)
+
+    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    @pytest.mark.filterwarnings("ignore:LANGCHAIN_TESTS_USER_AGENT")
+    def test_audio_inputs(self, model: BaseChatModel) -> None:
+        super().test_audio_inputs(model)
+
+    @pytest.mark.xfail(reason=NO_IMAGES, raises=ModelCapabilityError, strict=True)
+    @pytest.mark.usefixtures("no_downloads")
+    def test_anthropic_inputs(self, model: BaseChatModel) -> None:
+        super().test_anthropic_inputs(model)
+
+    _ONE_MODEL = (
+        "the local server serves a single chat model (smollm2-135m-instruct), so a per-call "
+        "override to another model id is answered 404 model not found"
+    )
+
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    def test_invoke_with_model_override(self, model: BaseChatModel) -> None:
+        super().test_invoke_with_model_override(model)
+
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    async def test_ainvoke_with_model_override(self, model: BaseChatModel) -> None:
+        await super().test_ainvoke_with_model_override(model)
+
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    def test_stream_with_model_override(self, model: BaseChatModel) -> None:
+        super().test_stream_with_model_override(model)
+
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    async def test_astream_with_model_override(self, model: BaseChatModel) -> None:
+        await super().test_astream_with_model_override(model)
