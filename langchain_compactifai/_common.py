@@ -17,13 +17,12 @@ from compactifai import (
     AsyncCompactifAIClient,
     CompactifAIClient,
     ConfigurationError,
-    InvalidRequestError,
+    ModelCapabilityError,
+    check_capabilities,
 )
 
 if TYPE_CHECKING:
     from langchain_core.messages import UsageMetadata
-
-    from compactifai import ModelProfile
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
@@ -43,50 +42,6 @@ DEFAULT_CHAT_MODEL = "cai-llama-3-1-8b-slim"
 LS_PROVIDER = "compactifai"
 
 _BUILD_LOCK = threading.Lock()
-
-
-class ModelCapabilityError(InvalidRequestError):
-    """A request needs a capability the model's profile says it lacks (refused before sending).
-
-    ``capability`` is ``"image"`` or ``"function_calling"``; ``model`` is the model id.
-    """
-
-    def __init__(self, message: str, *, model: str, capability: str) -> None:
-        super().__init__(message, param="model")
-        self.model = model
-        self.capability = capability
-
-    def __reduce__(self) -> Any:
-        return (_rebuild_capability_error, (str(self), self.model, self.capability))
-
-
-def _rebuild_capability_error(message: str, model: str, capability: str) -> ModelCapabilityError:
-    return ModelCapabilityError(message, model=model, capability=capability)
-
-
-def check_capabilities(
-    profile: ModelProfile, *, has_image: bool, has_tools: bool
-) -> None:
-    """Refuse images or tools for a model whose profile says it cannot take them.
-
-    ``None`` in the profile means "not known": the server decides.
-    """
-    if has_image and profile.supports_image is False:
-        raise ModelCapabilityError(
-            f"model {profile.id!r} does not take image input (its profile says "
-            "supports_image=False): remove the image, or pick a model with image support "
-            "(see list_compactifai_models())",
-            model=profile.id,
-            capability="image",
-        )
-    if has_tools and profile.supports_function_calling is False:
-        raise ModelCapabilityError(
-            f"model {profile.id!r} does not support function calling (its profile says "
-            "supports_function_calling=False): call it without tools, or pick a model with "
-            "function calling (see list_compactifai_models())",
-            model=profile.id,
-            capability="function_calling",
-        )
 
 
 def require_api_key(api_key: Any) -> None:
@@ -134,6 +89,7 @@ def _client_kwargs(owner: Any) -> dict[str, Any]:
         "timeout": owner.timeout,
         "max_retries": owner.max_retries,
         "default_headers": owner.default_headers,
+        "rate_limit": getattr(owner, "rate_limit", None),
     }
 
 

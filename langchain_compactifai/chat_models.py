@@ -542,6 +542,10 @@ class ChatCompactifAI(BaseChatModel):
     """Other request fields, sent as they are (never dropped)."""
     default_headers: dict[str, str] | None = None
     """Headers added to every request."""
+    rate_limit: Any | None = Field(default=None, exclude=True)
+    """A ``compactifai.RateLimit`` (requests/s and tokens/min) for this process, shared by
+    every object given the same one; unlike ``rate_limiter`` it also counts tokens, and it
+    travels to workers (Ray, multiprocessing) when the object is pickled."""
     http_client: Any | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to send sync requests with (proxies, custom transports)."""
     http_async_client: Any | None = Field(default=None, exclude=True)

@@ -351,15 +351,10 @@ class CompactifAI(FunctionCallingLLM):
         return params
 
     def _wire(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        if has_images(messages) and self._profile().supports_image is False:
-            from compactifai import InvalidRequestError
+        if has_images(messages):
+            from compactifai import check_capabilities
 
-            raise InvalidRequestError(
-                f"model {self.model!r} does not take images (its capabilities say "
-                "supports_image: false); remove the ImageBlock or use a model that does, "
-                "such as 'mistral-small-3-1'",
-                param="messages",
-            )
+            check_capabilities(self._profile(), has_image=True, has_tools=False)
         return to_wire_messages(messages)
 
     # ------------------------------------------------------------ sync

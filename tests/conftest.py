@@ -143,7 +143,8 @@ def cassette_path(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Wrap the test in its own cassette: replayed, or recorded when COMPACTIFAI_RECORD=1."""
-    with make_vcr().use_cassette(cassette_path(request)) as tape:
+    # Re-recording replaces a cassette: interactions this run no longer makes are dropped.
+    with make_vcr().use_cassette(cassette_path(request), drop_unused_requests=RECORDING) as tape:
         yield tape
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
+
 from compactifai import AsyncCompactifAIClient, CompactifAIClient
 
 Handler = Callable[[httpx.Request], httpx.Response]

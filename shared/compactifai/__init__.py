@@ -16,6 +16,7 @@ from ._catalogue import (
     DEFAULT_CONTEXT_WINDOW,
     KNOWN_MODELS,
     ModelProfile,
+    check_capabilities,
     profile_from_table,
 )
 from ._checks import MAX_AUDIO_BYTES, AudioFileError, AudioFileNotFoundError
@@ -33,6 +34,7 @@ from ._errors import (
     ConflictError,
     InternalServerError,
     InvalidRequestError,
+    ModelCapabilityError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -70,6 +72,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
+    "ModelCapabilityError",
     "ModelProfile",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -82,5 +85,6 @@ __all__ = [
     "StreamInterruptedError",
     "UnprocessableEntityError",
     "__version__",
+    "check_capabilities",
     "profile_from_table",
 ]

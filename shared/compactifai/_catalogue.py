@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._errors import ModelCapabilityError
+
 if TYPE_CHECKING:
     from .types import Model, ModelList
 
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
     "KNOWN_MODELS",
     "ModelProfile",
+    "check_capabilities",
     "profile_from_model",
     "profile_from_table",
 ]
@@ -123,3 +126,26 @@ def profile_from_model(model: Model) -> ModelProfile:
 def profiles_from_list(models: ModelList) -> dict[str, ModelProfile]:
     """Index a model list by id."""
     return {m.id: profile_from_model(m) for m in models.data}
+
+
+def check_capabilities(profile: ModelProfile, *, has_image: bool, has_tools: bool) -> None:
+    """Refuse images or tools for a model whose profile says it cannot take them.
+
+    ``None`` in the profile means "not known": the server decides.
+    """
+    if has_image and profile.supports_image is False:
+        raise ModelCapabilityError(
+            f"model {profile.id!r} does not take image input (its profile says "
+            "supports_image=False): remove the image, or pick a model with image support "
+            "such as 'mistral-small-3-1' (see the model list)",
+            model=profile.id,
+            capability="image",
+        )
+    if has_tools and profile.supports_function_calling is False:
+        raise ModelCapabilityError(
+            f"model {profile.id!r} does not support function calling (its profile says "
+            "supports_function_calling=False): call it without tools, or pick a model with "
+            "function calling (see the model list)",
+            model=profile.id,
+            capability="function_calling",
+        )

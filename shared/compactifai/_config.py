@@ -160,6 +160,10 @@ class ClientConfig:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0, not {retries!r}")
         delay = DEFAULT_MAX_RETRY_DELAY if max_retry_delay is None else float(max_retry_delay)
+        if rate_limit is not None and not callable(getattr(rate_limit, "reserve", None)):
+            raise ConfigurationError(
+                f"rate_limit must be a compactifai.RateLimit, not {type(rate_limit).__name__}"
+            )
         headers = dict(default_headers or {})
         for name in headers:
             if name.lower() == "authorization":

@@ -29,6 +29,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
+    "ModelCapabilityError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -60,6 +61,25 @@ class InvalidRequestError(CompactifAIError, ValueError):
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class ModelCapabilityError(InvalidRequestError):
+    """A request needs a capability the model's profile says it lacks (refused before sending).
+
+    ``capability`` is ``"image"`` or ``"function_calling"``; ``model`` is the model id.
+    """
+
+    def __init__(self, message: str, *, model: str, capability: str) -> None:
+        super().__init__(message, param="model")
+        self.model = model
+        self.capability = capability
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_capability_error, (str(self), self.model, self.capability))
+
+
+def _rebuild_capability_error(message: str, model: str, capability: str) -> ModelCapabilityError:
+    return ModelCapabilityError(message, model=model, capability=capability)
 
 
 class APIError(CompactifAIError):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CASSETTES, RECORDING, cassette_path, make_vcr
+from tests.conftest import CASSETTES
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +26,6 @@ def _use_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.node.get_closest_marker("vcr") is not None:
         # pytest-recording's ``vcr`` fixture owns this test's cassette (test_stream_time).
         yield None
-        return
-    if RECORDING:
-        # Re-recording replaces the cassette: interactions of an earlier recording that this
-        # run no longer makes are dropped, not kept next to the new ones.
-        with make_vcr().use_cassette(
-            cassette_path(request), drop_unused_requests=True
-        ) as tape:
-            yield tape
         return
     yield request.getfixturevalue("cassette")
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compactifai import BadRequestError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from compactifai import BadRequestError
+from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from langchain_compactifai.document_loaders import CompactifAITranscriptLoader
 
 LECTURE = Path(__file__).parents[2] / "fixtures" / "lecture.wav"

@@ -833,3 +833,20 @@ def test_no_warnings_on_plain_use(make_chat: MakeChat) -> None:
 def test_json_mode_without_schema_gives_dicts(make_chat: MakeChat) -> None:
     handler = route(chat=completion('{"a": 1}'))
     assert make_chat(handler).with_structured_output(method="json_mode").invoke("x") == {"a": 1}
+
+
+
+def test_rate_limit_reaches_the_transport_and_survives_pickling() -> None:
+    import pickle
+
+    from compactifai import ConfigurationError, RateLimit
+    from langchain_compactifai import ChatCompactifAI, CompactifAI
+
+    limit = RateLimit(tokens_per_minute=1000)
+    for cls in (ChatCompactifAI, CompactifAI):
+        model = cls(model="m", api_key="sk-x", base_url="http://127.0.0.1:1/v1", rate_limit=limit)
+        assert model.client.config.rate_limit is limit
+        copy = pickle.loads(pickle.dumps(model))
+        assert copy.client.config.rate_limit.tokens_per_minute == 1000
+    with pytest.raises(ConfigurationError, match="rate_limit"):
+        _ = ChatCompactifAI(model="m", api_key="sk-x", rate_limit="fast").client

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compactifai import AudioFileError, AudioFileNotFoundError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 from pydantic import SecretStr
 
+from compactifai import AudioFileError, AudioFileNotFoundError
+from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
 from langchain_compactifai.document_loaders import (
     CompactifAITranscriptLoader,
     CompactifAITranscriptParser,

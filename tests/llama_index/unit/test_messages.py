@@ -14,7 +14,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
 )
 
-from compactifai import InvalidRequestError
+from compactifai import InvalidRequestError, ModelCapabilityError
 from llama_index_compactifai.utils import to_wire_messages
 from tests.helpers import Recorder, json_response
 from tests.llama_index.unit.support import completion, make_llm
@@ -99,9 +99,9 @@ def test_images_are_refused_before_the_request_for_models_without_image_support(
     rec = Recorder(json_response(completion()))
     llm = make_llm(rec, model="cai-llama-3-1-8b-slim")
     messages = _image_message(ImageBlock(url="https://example.com/a.jpg"))
-    with pytest.raises(InvalidRequestError, match="does not take images") as info:
+    with pytest.raises(ModelCapabilityError, match="does not take image input") as info:
         llm.chat(messages)
-    assert info.value.param == "messages"
+    assert (info.value.model, info.value.capability) == ("cai-llama-3-1-8b-slim", "image")
     with pytest.raises(InvalidRequestError):
         llm.stream_chat(messages)
     assert rec.requests == []
@@ -111,7 +111,7 @@ async def test_images_are_refused_before_the_request_async() -> None:
     rec = Recorder(json_response(completion()))
     llm = make_llm(rec, model="smollm2-135m-instruct")
     messages = _image_message(ImageBlock(image=PNG))
-    with pytest.raises(InvalidRequestError, match="does not take images"):
+    with pytest.raises(ModelCapabilityError, match="does not take image input"):
         await llm.achat(messages)
     with pytest.raises(InvalidRequestError):
         await llm.astream_chat(messages)
