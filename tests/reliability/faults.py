@@ -66,9 +66,8 @@ def good_answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=MODELS)
     if path.endswith("/audio/transcriptions"):
         return httpx.Response(200, json=TRANSCRIPT)
-    body = json.loads(request.content or b"{}")
     text = path.endswith("/completions") and not path.endswith("/chat/completions")
-    if body.get("stream"):
+    if _streamed(request):
         events = (TEXT_CHUNK, TEXT_LAST, USAGE) if text else (CHUNK, LAST, USAGE)
         return httpx.Response(200, content=_sse(*events),
                               headers={"content-type": "text/event-stream"})
@@ -95,9 +94,12 @@ class _BreaksAfterFirst(httpx.SyncByteStream, httpx.AsyncByteStream):
             raise self.exc
 
 
+def _streamed(request: httpx.Request) -> bool:
+    return b'"stream":true' in request.content.replace(b" ", b"")
+
+
 def _mid_stream(request: httpx.Request, exc: Exception | None) -> httpx.Response:
-    body = json.loads(request.content or b"{}")
-    if not body.get("stream"):
+    if not _streamed(request):
         raise httpx.RemoteProtocolError("peer closed connection without response")
     return httpx.Response(200, headers={"content-type": "text/event-stream"},
                           stream=_BreaksAfterFirst(_sse(CHUNK, done=False), exc))
@@ -118,7 +120,7 @@ FAULTS: dict[str, Callable[[httpx.Request], httpx.Response]] = {
                                                headers={"content-type": "application/json"}),
     "malformed sse line": lambda r: httpx.Response(
         200, content=b"data: {not json\n\n", headers={"content-type": "text/event-stream"})
-    if json.loads(r.content or b"{}").get("stream") else httpx.Response(200, content=b"{not json"),
+    if _streamed(r) else httpx.Response(200, content=b"{not json"),
     "stalled headers": lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("timed out")),
     "401": lambda r: _error(401),
     "403": lambda r: _error(403),

@@ -68,4 +68,109 @@ def _transport_surface() -> Surface:
     )
 
 
-SURFACES: list[Surface] = [_transport_surface()]
+def _langchain_chat(h: Handler, retries: int) -> Any:
+    from langchain_compactifai import ChatCompactifAI
+
+    model = ChatCompactifAI(
+        model="m", api_key=KEY, base_url=BASE_URL, max_retries=retries,
+        http_client=httpx.Client(transport=httpx.MockTransport(h)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(h)),
+    )
+    model.client._pipeline._sleep = no_sleep
+    model.async_client._pipeline._sleep = ano_sleep
+    return model
+
+
+def _langchain_llm(h: Handler, retries: int) -> Any:
+    from langchain_compactifai import CompactifAI
+
+    model = CompactifAI(
+        model="m", api_key=KEY, base_url=BASE_URL, max_retries=retries,
+        http_client=httpx.Client(transport=httpx.MockTransport(h)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(h)),
+    )
+    model.client._pipeline._sleep = no_sleep
+    model.async_client._pipeline._sleep = ano_sleep
+    return model
+
+
+def _llama_llm(h: Handler, retries: int) -> Any:
+    from llama_index_compactifai import CompactifAI
+
+    llm = CompactifAI(
+        model="m", api_key=KEY, base_url=BASE_URL, max_retries=retries,
+        http_client=httpx.Client(transport=httpx.MockTransport(h)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(h)),
+    )
+    llm._sync_client()._pipeline._sleep = no_sleep
+    llm._async_client()._pipeline._sleep = ano_sleep
+    return llm
+
+
+def _llama_messages() -> Any:
+    from llama_index.core.llms import ChatMessage
+
+    return [ChatMessage(role="user", content="hi")]
+
+
+async def _llama_astream(h: Handler, r: int) -> list[Any]:
+    return await _acollect(await _llama_llm(h, r).astream_chat(_llama_messages()))
+
+
+AUDIO = ("meeting.wav", b"RIFF0000WAVEfmt ")
+
+
+def _loader(h: Handler, retries: int) -> Any:
+    from langchain_compactifai import CompactifAITranscriptLoader
+
+    return CompactifAITranscriptLoader(AUDIO, client=sync_transport(h, retries),
+                                       async_client=async_transport(h, retries))
+
+
+def _reader(h: Handler, retries: int) -> Any:
+    from llama_index_compactifai.readers import CompactifAITranscriptReader
+
+    return CompactifAITranscriptReader(client=sync_transport(h, retries),
+                                       async_client=async_transport(h, retries))
+
+
+SURFACES: list[Surface] = [
+    _transport_surface(),
+    Surface(
+        name="ChatCompactifAI",
+        call=lambda h, r: _langchain_chat(h, r).invoke("hi"),
+        acall=lambda h, r: _langchain_chat(h, r).ainvoke("hi"),
+        stream=lambda h, r: list(_langchain_chat(h, r).stream("hi")),
+        astream=lambda h, r: _acollect(_langchain_chat(h, r).astream("hi")),
+    ),
+    Surface(
+        name="langchain-LLM",
+        call=lambda h, r: _langchain_llm(h, r).invoke("hi"),
+        acall=lambda h, r: _langchain_llm(h, r).ainvoke("hi"),
+        stream=lambda h, r: list(_langchain_llm(h, r).stream("hi")),
+        astream=lambda h, r: _acollect(_langchain_llm(h, r).astream("hi")),
+    ),
+    Surface(
+        name="llama-index-LLM",
+        call=lambda h, r: _llama_llm(h, r).chat(_llama_messages()),
+        acall=lambda h, r: _llama_llm(h, r).achat(_llama_messages()),
+        stream=lambda h, r: list(_llama_llm(h, r).stream_chat(_llama_messages())),
+        astream=_llama_astream,
+    ),
+    Surface(
+        name="transcript-loader",
+        call=lambda h, r: _loader(h, r).load(),
+        acall=lambda h, r: _loader(h, r).aload(),
+    ),
+    Surface(
+        name="transcript-reader",
+        call=lambda h, r: _reader(h, r).load_data(AUDIO),
+        acall=lambda h, r: _reader(h, r).aload_data(AUDIO),
+    ),
+]
+
+
+def unwrap(err: BaseException) -> BaseException:
+    """The transport's error inside a loader's per-file error (which names the file)."""
+    inner = getattr(err, "error", None)
+    return inner if isinstance(inner, BaseException) else err
