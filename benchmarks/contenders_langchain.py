@@ -24,7 +24,7 @@ class ChatCompactifAIContender(Contender):
 
     name = "langchain-compactifai ChatCompactifAI"
     group = "langchain"
-    import_statement = "import langchain_compactifai"
+    import_statement = "from langchain_compactifai import ChatCompactifAI"
 
     def setup(self, base_url: str, api_key: str) -> None:
         from langchain_compactifai import ChatCompactifAI
@@ -52,7 +52,7 @@ class ChatOpenAIContender(Contender):
 
     name = "langchain-openai ChatOpenAI"
     group = "langchain"
-    import_statement = "import langchain_openai"
+    import_statement = "from langchain_openai import ChatOpenAI"
 
     def setup(self, base_url: str, api_key: str) -> None:
         from langchain_openai import ChatOpenAI

@@ -39,7 +39,7 @@ class _LlamaIndexLLM(Contender):
 
 class CompactifAILlamaIndex(_LlamaIndexLLM):
     name = "llama-index CompactifAI (ours)"
-    import_statement = "import llama_index_compactifai"
+    import_statement = "from llama_index_compactifai import CompactifAI"
 
     def setup(self, base_url: str, api_key: str) -> None:
         from llama_index_compactifai import CompactifAI

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -108,7 +109,20 @@ def rss_child(target: str, base_url: str, calls: int) -> None:
     contender.setup(base_url, API_KEY)
     for _ in range(calls):
         contender.call()
-    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"rss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). ru_maxrss would also count the parent's RSS at
+    fork time, which Linux keeps across exec: every child would report the runner's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_rss(contender: Contender, base_url: str, calls: int) -> float:
@@ -127,11 +141,15 @@ async def concurrent_rps(contender: Contender, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(contenders: list[Contender], base_url: str, args: argparse.Namespace) -> dict[str, Result]:
+def measure(contenders: list[Contender], base_url: str, args: argparse.Namespace,
+            extra: dict[str, list[float]]) -> dict[str, Result]:
     results = {c.name: Result() for c in contenders}
     for _ in range(args.import_rounds):
         for c in contenders:
             results[c.name].imports.append(import_ms(c.import_statement))
+        for statement in EXTRA_IMPORTS:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                extra.setdefault(statement, []).append(import_ms(statement))
     for c in contenders:
         c.setup(base_url, API_KEY)
         for _ in range(20):
@@ -186,35 +204,39 @@ def table(contenders: list[Contender], results: dict[str, Result]) -> str:
     return "\n".join(lines)
 
 
+LC, LC_PEER = "langchain-compactifai ChatCompactifAI", "langchain-openai ChatOpenAI"
+LI, LI_PEER = "llama-index CompactifAI (ours)", "llama-index OpenAILike"
+#: Imports timed alongside the contenders, for targets stated against them.
+EXTRA_IMPORTS = ["import llama_index.core", "import langchain_core.language_models"]
+
 #: (description, ours, peer, metric, bound): the targets of the issues, checked on the figures.
 TARGETS = [
     ("transport per call ≤ 1.3× floor", "compactifai (ours)", None, "call_ratio", 1.3),
     ("transport per chunk ≤ 1.5× floor", "compactifai (ours)", None, "chunk_ratio", 1.5),
     ("transport import ≤ 150 ms", "compactifai (ours)", None, "import_ms", 150.0),
-    ("ChatCompactifAI per call overhead ≤ 0.5× ChatOpenAI's", "ChatCompactifAI", "ChatOpenAI",
-     "call_overhead_vs", 0.5),
-    ("ChatCompactifAI per chunk overhead ≤ 0.4× ChatOpenAI's", "ChatCompactifAI", "ChatOpenAI",
-     "chunk_overhead_vs", 0.4),
-    ("langchain_compactifai import ≤ 0.6× langchain_openai", "ChatCompactifAI", "ChatOpenAI",
-     "import_vs", 0.6),
-    ("ChatCompactifAI 200 concurrent ≥ 1.5× ChatOpenAI", "ChatCompactifAI", "ChatOpenAI",
-     "rps_vs_min", 1.5),
-    ("ChatCompactifAI peak RSS ≤ ChatOpenAI's", "ChatCompactifAI", "ChatOpenAI", "rss_vs", 1.0),
-    ("LlamaIndex CompactifAI per call overhead ≤ 0.5× OpenAILike's", "CompactifAI (LlamaIndex)",
-     "OpenAILike", "call_overhead_vs", 0.5),
-    ("LlamaIndex CompactifAI per chunk overhead ≤ 0.4× OpenAILike's",
-     "CompactifAI (LlamaIndex)", "OpenAILike", "chunk_overhead_vs", 0.4),
-    ("LlamaIndex CompactifAI peak RSS ≤ OpenAILike's", "CompactifAI (LlamaIndex)",
-     "OpenAILike", "rss_vs", 1.0),
+    ("ChatCompactifAI per-call ratio ≤ 0.5× ChatOpenAI's", LC, LC_PEER, "call_ratio_vs", 0.5),
+    ("ChatCompactifAI per-chunk ratio ≤ 0.4× ChatOpenAI's", LC, LC_PEER, "chunk_ratio_vs", 0.4),
+    ("langchain_compactifai import ≤ 0.6× langchain_openai", LC, LC_PEER, "import_vs", 0.6),
+    ("ChatCompactifAI 200 concurrent ≥ 1.5× ChatOpenAI", LC, LC_PEER, "rps_vs_min", 1.5),
+    ("ChatCompactifAI peak RSS ≤ ChatOpenAI's", LC, LC_PEER, "rss_vs", 1.0),
+    ("LlamaIndex CompactifAI per-call ratio ≤ 0.5× OpenAILike's", LI, LI_PEER,
+     "call_ratio_vs", 0.5),
+    ("LlamaIndex CompactifAI per-chunk ratio ≤ 0.4× OpenAILike's", LI, LI_PEER,
+     "chunk_ratio_vs", 0.4),
+    ("LlamaIndex CompactifAI import ≤ llama_index.core + 100 ms", LI, "import llama_index.core",
+     "import_plus_ms", 100.0),
+    ("LlamaIndex CompactifAI peak RSS ≤ OpenAILike's", LI, LI_PEER, "rss_vs", 1.0),
 ]
 
 
-def targets(contenders: list[Contender], results: dict[str, Result]) -> str:
+def targets(contenders: list[Contender], results: dict[str, Result],
+            extra: dict[str, list[float]]) -> str:
     floor = results[contenders[0].name]
     f_call, f_chunk = med(floor.per_call), med(floor.per_chunk)
     lines = ["| target | measured | met |", "|---|---|---|"]
     for text, ours, peer, metric, bound in TARGETS:
-        if ours not in results or (peer is not None and peer not in results):
+        if ours not in results or (peer is not None and peer not in results
+                                   and peer not in extra):
             continue
         o, p = results[ours], results.get(peer) if peer else None
         if metric == "call_ratio":
@@ -226,11 +248,14 @@ def targets(contenders: list[Contender], results: dict[str, Result]) -> str:
         elif metric == "import_ms":
             value = med(o.imports)
             ok = value <= bound
-        elif metric == "call_overhead_vs" and p:
-            value = (med(o.per_call) - f_call) / (med(p.per_call) - f_call)
+        elif metric == "call_ratio_vs" and p:
+            value = med(o.per_call) / med(p.per_call)  # = (ours/floor) / (peer/floor)
             ok = value <= bound
-        elif metric == "chunk_overhead_vs" and p:
-            value = (med(o.per_chunk) - f_chunk) / (med(p.per_chunk) - f_chunk)
+        elif metric == "chunk_ratio_vs" and p:
+            value = med(o.per_chunk) / med(p.per_chunk)
+            ok = value <= bound
+        elif metric == "import_plus_ms" and peer in extra:
+            value = med(o.imports) - med(extra[peer])
             ok = value <= bound
         elif metric == "import_vs" and p:
             value = med(o.imports) / med(p.imports)
@@ -267,8 +292,9 @@ def main() -> None:
     groups = set(args.groups.split(",")) if args.groups else None
     contenders = load_contenders(groups)
     proc, base_url = start_stub()
+    extra: dict[str, list[float]] = {}
     try:
-        results = measure(contenders, base_url, args)
+        results = measure(contenders, base_url, args, extra)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -276,7 +302,9 @@ def main() -> None:
         f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.rounds} rounds × "
         f"{args.calls} calls, {args.stream_rounds} streams of {EVENTS_PER_STREAM} events, "
         f"{args.concurrency} concurrent async calls.\n\n"
-        + table(contenders, results) + "\n\n" + targets(contenders, results) + "\n"
+        + table(contenders, results) + "\n\n"
+        + "".join(f"`{k}`: {med(v):.0f} ms. " for k, v in extra.items()) + "\n\n"
+        + targets(contenders, results, extra) + "\n"
     )
     print(text)
     if args.out:
