@@ -7,8 +7,8 @@ into three timestamped segments.
 
 Record (against the local server; see ``tests/conftest.py``)::
 
-    COMPACTIFAI_RECORD=1 COMPACTIFAI_BASE_URL=<server>/v1 COMPACTIFAI_API_KEY=local-dev-key \
-        python -m pytest tests/langchain/integration/test_loaders_cassettes.py
+    COMPACTIFAI_RECORD=1 COMPACTIFAI_BASE_URL=<server>/v1 COMPACTIFAI_API_KEY=<its key> \
+        python -m pytest tests/langchain/integration/test_loaders_recorded.py
 """
 
 from __future__ import annotations
