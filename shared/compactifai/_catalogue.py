@@ -74,6 +74,11 @@ class ModelProfile:
 
     A capability is ``None`` when nothing is known of the model; callers then let the server
     decide rather than refuse.
+
+    Example:
+        >>> p = profile_from_table("cai-mistral-small-3-1-slim")
+        >>> p.supports_image, p.supports_function_calling, p.is_slim
+        (True, False, True)
     """
 
     id: str

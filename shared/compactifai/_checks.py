@@ -44,7 +44,15 @@ AudioInput = Union[str, "os.PathLike[str]", bytes, IO[bytes], tuple[str, bytes]]
 
 
 class AudioFileError(InvalidRequestError):
-    """An audio file cannot be uploaded as it is (missing, empty, too large, wrong type)."""
+    """An audio file cannot be uploaded as it is (missing, empty, too large, wrong type).
+
+    Example:
+        >>> from compactifai._checks import prepare_audio
+        >>> prepare_audio(("notes.ogg", b"OggS"))
+        Traceback (most recent call last):
+        ...
+        compactifai._checks.AudioFileError: 'notes.ogg': the transcription endpoint takes only mp3, mp4, mpeg, mpga, wav, webm files...
+    """
 
     def __init__(self, message: str, *, filename: str | None = None) -> None:
         super().__init__(message, param="file")

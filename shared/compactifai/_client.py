@@ -316,6 +316,15 @@ class Stream(Generic[T]):
     The connection is released when the stream ends, when the loop over it stops early
     (``break``, an exception), when :meth:`close` is called, or when it is dropped. Use it as a
     context manager to make the release explicit.
+
+    Example:
+        >>> from compactifai import CompactifAIClient
+        >>> client = CompactifAIClient(api_key="sk-...")  # doctest: +SKIP
+        >>> with client.chat_completion_stream(  # doctest: +SKIP
+        ...     model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ... ) as stream:
+        ...     for chunk in stream:
+        ...         print(chunk["choices"][0]["delta"].get("content") or "" if chunk["choices"] else "")
     """
 
     __slots__ = ("_iterator",)
@@ -341,7 +350,16 @@ class Stream(Generic[T]):
 
 
 class AsyncStream(Generic[T]):
-    """The async twin of :class:`Stream`: ``async for`` it, ``aclose()`` or ``async with`` it."""
+    """The async twin of :class:`Stream`: ``async for`` it, ``aclose()`` or ``async with`` it.
+
+    Example:
+        >>> async def main(client):  # an AsyncCompactifAIClient
+        ...     async with client.chat_completion_stream(
+        ...         model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ...     ) as stream:
+        ...         async for chunk in stream:
+        ...             print(chunk.get("usage") or "")
+    """
 
     __slots__ = ("_iterator",)
 

@@ -121,7 +121,13 @@ def _secret(value: SecretLike) -> Secret | None:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Everything a client needs to talk to the API; the key is kept as a ``SecretStr``."""
+    """Everything a client needs to talk to the API; the key is kept as a ``SecretStr``.
+
+    Example:
+        >>> cfg = ClientConfig.resolve(api_key="sk-test", max_retries=5)
+        >>> cfg.base_url, cfg.max_retries, cfg.api_key
+        ('https://api.compactif.ai/v1', 5, Secret('**********'))
+    """
 
     api_key: Secret = field(repr=False)
     base_url: str

@@ -45,7 +45,17 @@ _BODY_PREVIEW = 500
 
 
 class CompactifAIError(Exception):
-    """Base of every error raised by the CompactifAI packages."""
+    """Base of every error raised by the CompactifAI packages.
+
+    Example:
+        >>> from compactifai import CompactifAIClient, CompactifAIError, RateLimitError
+        >>> try:  # doctest: +SKIP
+        ...     CompactifAIClient().list_models()
+        ... except RateLimitError as err:      # 429, after the retries
+        ...     print("slow down:", err.status_code, err.request_id)
+        ... except CompactifAIError as err:    # anything else the package raises
+        ...     print(type(err).__name__, err)
+    """
 
     #: Whether the request pipeline may send the request again after this error.
     retryable: bool = False
@@ -67,6 +77,14 @@ class ModelCapabilityError(InvalidRequestError):
     """A request needs a capability the model's profile says it lacks (refused before sending).
 
     ``capability`` is ``"image"`` or ``"function_calling"``; ``model`` is the model id.
+
+    Example:
+        >>> from compactifai import check_capabilities, profile_from_table
+        >>> check_capabilities(profile_from_table("cai-llama-3-1-8b-slim"), has_image=True,
+        ...                    has_tools=False)
+        Traceback (most recent call last):
+        ...
+        compactifai._errors.ModelCapabilityError: model 'cai-llama-3-1-8b-slim' does not take image input...
     """
 
     def __init__(self, message: str, *, model: str, capability: str) -> None:
@@ -144,6 +162,11 @@ class StreamInterruptedError(APIError):
     """A stream broke after some of it had reached the caller; it is never retried.
 
     ``events_received`` says how many events the caller already got: what it holds is partial.
+
+    Example:
+        >>> err = StreamInterruptedError("connection reset", events_received=12)
+        >>> err.events_received, err.retryable
+        (12, False)
     """
 
     def __init__(self, message: str, *, events_received: int, **kwargs: Any) -> None:

@@ -27,7 +27,13 @@ __all__ = ["RateLimit", "estimate_tokens"]
 
 
 class RateLimit:
-    """Token buckets for requests/s and tokens/min; thread safe, shared by sync and async."""
+    """Token buckets for requests/s and tokens/min; thread safe, shared by sync and async.
+
+    Example:
+        >>> limit = RateLimit(requests_per_second=2)
+        >>> [round(limit.reserve(), 2) for _ in range(4)]  # seconds to wait before each request
+        [0.0, 0.0, 0.5, 1.0]
+    """
 
     def __init__(
         self,

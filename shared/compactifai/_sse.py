@@ -31,7 +31,14 @@ class ServerSentEvent(NamedTuple):
 
 
 class SSEDecoder:
-    """Incremental SSE decoder: call :meth:`feed` with each network read, then :meth:`flush`."""
+    """Incremental SSE decoder: call :meth:`feed` with each network read, then :meth:`flush`.
+
+    Example:
+        >>> decoder = SSEDecoder()
+        >>> [e.data for e in decoder.feed(b"data: hello\\n\\ndata: wor")] + [
+        ...     e.data for e in decoder.feed(b"ld\\n\\n")]
+        ['hello', 'world']
+    """
 
     __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "last_event_id")
 

@@ -56,7 +56,15 @@ def _stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 class LocalServer:
-    """The local server in a child process; ``base_url`` and ``api_key`` are ready to use."""
+    """The local server in a child process; ``base_url`` and ``api_key`` are ready to use.
+
+    Example:
+        >>> from compactifai import CompactifAIClient
+        >>> with LocalServer() as server:  # doctest: +SKIP
+        ...     client = CompactifAIClient(api_key=server.api_key, base_url=server.base_url)
+        ...     print([m.id for m in client.list_models().data])
+        ['smollm2-135m-instruct', 'whisper-base']
+    """
 
     def __init__(
         self,
