@@ -12,8 +12,13 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
 from compactifai import (
     API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
     AsyncCompactifAIClient,
     CompactifAIClient,
     ConfigurationError,
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CHAT_MODEL",
     "LS_PROVIDER",
+    "CompactifAIFields",
     "ModelCapabilityError",
     "build_async_client",
     "build_sync_client",
@@ -138,3 +144,59 @@ def usage_metadata(usage: Mapping[str, Any]) -> UsageMetadata:
         if reasoning is not None:
             result["output_token_details"] = {"reasoning": reasoning}
     return result  # type: ignore[return-value]
+
+
+class CompactifAIFields(BaseModel):
+    """The connection and sampling fields the chat model and the LLM share (one definition)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
+    """The model id, e.g. ``cai-llama-3-1-8b-slim`` (``list_compactifai_models()`` lists them)."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
+    """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
+    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
+    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` when not given."""
+    temperature: float | None = None
+    """Sampling temperature, 0 to 2."""
+    max_tokens: int | None = None
+    """The most tokens to generate (per prompt for the LLM, whose API default is 16)."""
+    top_p: float | None = None
+    """Nucleus sampling mass, 0 to 1."""
+    stop: list[str] | str | None = None
+    """Sequences where generation stops."""
+    seed: int | None = None
+    """A seed, for servers that sample deterministically with one."""
+    timeout: float | Any | None = None
+    """Seconds (or an ``httpx.Timeout``) to wait for an answer or the next stream chunk."""
+    max_retries: int = 2
+    """Retries of a failed request (429, 5xx, connection errors; never after a stream began)."""
+    streaming: bool = False
+    """Whether ``invoke`` streams under the hood (for callbacks)."""
+    stream_usage: bool = True
+    """Whether streams ask the server for token usage (sent on the last chunk)."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request fields, sent as they are (never dropped)."""
+    default_headers: dict[str, str] | None = None
+    """Headers added to every request."""
+    rate_limit: Any | None = Field(default=None, exclude=True)
+    """A ``compactifai.RateLimit`` (requests/s and tokens/min) for this process, shared by
+    every object given the same one; unlike ``rate_limiter`` it also counts tokens, and it
+    travels to workers (Ray, multiprocessing) when the object is pickled."""
+    http_client: Any | None = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to send sync requests with (proxies, custom transports)."""
+    http_async_client: Any | None = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to send async requests with."""
+
+    _client: CompactifAIClient | None = PrivateAttr(default=None)
+    _async_client: AsyncCompactifAIClient | None = PrivateAttr(default=None)
+
+    @property
+    def client(self) -> CompactifAIClient:
+        """The sync transport client (built on first use, then reused)."""
+        return build_sync_client(self)
+
+    @property
+    def async_client(self) -> AsyncCompactifAIClient:
+        """The async transport client (one connection pool per event loop)."""
+        return build_async_client(self)

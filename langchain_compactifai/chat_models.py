@@ -28,17 +28,14 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import model_validator
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, InvalidRequestError
+from compactifai import API_KEY_ENV, InvalidRequestError
 
 from ._common import (
-    DEFAULT_CHAT_MODEL,
     LS_PROVIDER,
-    build_async_client,
-    build_sync_client,
+    CompactifAIFields,
     check_capabilities,
     move_extra_to_model_kwargs,
     require_api_key,
@@ -55,7 +52,6 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
-    from compactifai import AsyncCompactifAIClient, CompactifAIClient
     from compactifai.types import ChatCompletion
 
 __all__ = ["ChatCompactifAI"]
@@ -479,7 +475,7 @@ def _is_pydantic_class(obj: Any) -> bool:
 # ---------------------------------------------------------------- the model
 
 
-class ChatCompactifAI(BaseChatModel):
+class ChatCompactifAI(CompactifAIFields, BaseChatModel):
     """CompactifAI chat models (by Multiverse Computing) in LangChain.
 
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``; the URL from ``base_url`` or
@@ -504,55 +500,14 @@ class ChatCompactifAI(BaseChatModel):
             llm.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
     """
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
-    """The model id, e.g. ``cai-llama-3-1-8b-slim`` (``list_compactifai_models()`` lists them)."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
-    """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
-    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` when not given."""
-    temperature: float | None = None
-    """Sampling temperature, 0 to 2."""
-    max_tokens: int | None = None
-    """The most tokens to generate."""
     max_completion_tokens: int | None = None
     """The most tokens to generate (the API's preferred name)."""
-    stop: list[str] | str | None = None
-    """Sequences where generation stops."""
     frequency_penalty: float | None = None
     """Penalty on tokens by their frequency so far, -2 to 2."""
     presence_penalty: float | None = None
     """Penalty on tokens already present, -2 to 2."""
-    top_p: float | None = None
-    """Nucleus sampling mass, 0 to 1."""
-    seed: int | None = None
-    """A seed, for servers that sample deterministically with one."""
     n: int | None = None
     """Choices per request: the API generates exactly one."""
-    timeout: float | Any | None = None
-    """Seconds (or an ``httpx.Timeout``) to wait for an answer or the next stream chunk."""
-    max_retries: int = 2
-    """Retries of a failed request (429, 5xx, connection errors; never after a stream began)."""
-    streaming: bool = False
-    """Whether ``invoke`` streams under the hood (for callbacks)."""
-    stream_usage: bool = True
-    """Whether streams ask the server for token usage (sent on the last chunk)."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Other request fields, sent as they are (never dropped)."""
-    default_headers: dict[str, str] | None = None
-    """Headers added to every request."""
-    rate_limit: Any | None = Field(default=None, exclude=True)
-    """A ``compactifai.RateLimit`` (requests/s and tokens/min) for this process, shared by
-    every object given the same one; unlike ``rate_limiter`` it also counts tokens, and it
-    travels to workers (Ray, multiprocessing) when the object is pickled."""
-    http_client: Any | None = Field(default=None, exclude=True)
-    """An ``httpx.Client`` to send sync requests with (proxies, custom transports)."""
-    http_async_client: Any | None = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` to send async requests with."""
-
-    _client: CompactifAIClient | None = PrivateAttr(default=None)
-    _async_client: AsyncCompactifAIClient | None = PrivateAttr(default=None)
 
     # -- construction
 
@@ -660,16 +615,6 @@ class ChatCompactifAI(BaseChatModel):
         return {"token_usage": totals, "model_name": model}
 
     # -- transport
-
-    @property
-    def client(self) -> CompactifAIClient:
-        """The sync transport client (built on first use, then reused)."""
-        return build_sync_client(self)
-
-    @property
-    def async_client(self) -> AsyncCompactifAIClient:
-        """The async transport client (one connection pool per event loop)."""
-        return build_async_client(self)
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

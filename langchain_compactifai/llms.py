@@ -11,17 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, ResponseDecodeError
+from compactifai import API_KEY_ENV, ResponseDecodeError
 
 from ._common import (
-    DEFAULT_CHAT_MODEL,
     LS_PROVIDER,
-    build_async_client,
-    build_sync_client,
+    CompactifAIFields,
     move_extra_to_model_kwargs,
     require_api_key,
 )
@@ -33,7 +30,6 @@ if TYPE_CHECKING:
     )
     from langchain_core.language_models import LangSmithParams
 
-    from compactifai import AsyncCompactifAIClient, CompactifAIClient
     from compactifai.types import Completion
 
 __all__ = ["CompactifAI"]
@@ -75,7 +71,7 @@ def _add_usage(total: dict[str, int], usage: Mapping[str, Any]) -> None:
             total[key] = total.get(key, 0) + value
 
 
-class CompactifAI(BaseLLM):
+class CompactifAI(CompactifAIFields, BaseLLM):
     """CompactifAI text completions (by Multiverse Computing) as a LangChain LLM.
 
     Same key, URL and settings as :class:`~langchain_compactifai.ChatCompactifAI`. ``batch``
@@ -93,49 +89,8 @@ class CompactifAI(BaseLLM):
                 print(text, end="")
     """
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
-    """The model id."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
-    """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
-    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` when not given."""
-    temperature: float | None = None
-    """Sampling temperature, 0 to 2."""
-    max_tokens: int | None = None
-    """The most tokens to generate per prompt (the API's default is 16)."""
-    top_p: float | None = None
-    """Nucleus sampling mass, 0 to 1."""
-    stop: list[str] | str | None = None
-    """Sequences where generation stops."""
-    seed: int | None = None
-    """A seed, for servers that sample deterministically with one."""
     batch_size: int = Field(default=20, ge=1)
     """The most prompts sent in one request."""
-    timeout: float | Any | None = None
-    """Seconds (or an ``httpx.Timeout``) to wait for an answer or the next stream chunk."""
-    max_retries: int = 2
-    """Retries of a failed request (429, 5xx, connection errors; never after a stream began)."""
-    streaming: bool = False
-    """Whether ``invoke`` streams under the hood (for callbacks)."""
-    stream_usage: bool = True
-    """Whether streams ask the server for token usage."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Other request fields, sent as they are (never dropped)."""
-    default_headers: dict[str, str] | None = None
-    """Headers added to every request."""
-    rate_limit: Any | None = Field(default=None, exclude=True)
-    """A ``compactifai.RateLimit`` (requests/s and tokens/min) for this process, shared by
-    every object given the same one; unlike ``rate_limiter`` it also counts tokens, and it
-    travels to workers (Ray, multiprocessing) when the object is pickled."""
-    http_client: Any | None = Field(default=None, exclude=True)
-    """An ``httpx.Client`` to send sync requests with."""
-    http_async_client: Any | None = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` to send async requests with."""
-
-    _client: CompactifAIClient | None = PrivateAttr(default=None)
-    _async_client: AsyncCompactifAIClient | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -197,16 +152,6 @@ class CompactifAI(BaseLLM):
         params["ls_provider"] = LS_PROVIDER
         params["ls_model_name"] = kwargs.get("model") or self.model_name
         return params
-
-    @property
-    def client(self) -> CompactifAIClient:
-        """The sync transport client (built on first use, then reused)."""
-        return build_sync_client(self)
-
-    @property
-    def async_client(self) -> AsyncCompactifAIClient:
-        """The async transport client (one connection pool per event loop)."""
-        return build_async_client(self)
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         params = self._default_params
