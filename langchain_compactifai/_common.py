@@ -200,3 +200,22 @@ class CompactifAIFields(BaseModel):
     def async_client(self) -> AsyncCompactifAIClient:
         """The async transport client (one connection pool per event loop)."""
         return build_async_client(self)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state: dict[Any, Any] = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            # The transport clients are rebuilt on first use after unpickling.
+            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
+        # A caller's httpx clients do not pickle; LangChain's cached dumpd is rebuilt on use.
+        fields = {k: v for k, v in state["__dict__"].items() if k != "_serialized"}
+        state["__dict__"] = {**fields, "http_client": None, "http_async_client": None}
+        return state
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}

@@ -31,7 +31,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import model_validator
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, InvalidRequestError
+from compactifai import InvalidRequestError
 
 from ._common import (
     LS_PROVIDER,
@@ -530,32 +530,11 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
             )
         return self
 
-    def __getstate__(self) -> dict[Any, Any]:
-        state: dict[Any, Any] = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            # The transport clients are rebuilt on first use after unpickling.
-            state["__pydantic_private__"] = {
-                **private, "_client": None, "_async_client": None
-            }
-        # A caller's httpx clients do not pickle; LangChain's cached dumpd is rebuilt on use.
-        fields = {k: v for k, v in state["__dict__"].items() if k != "_serialized"}
-        state["__dict__"] = {**fields, "http_client": None, "http_async_client": None}
-        return state
-
     # -- LangChain plumbing
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_compactifai", "chat_models"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": API_KEY_ENV}
 
     @property
     def _llm_type(self) -> str:

@@ -14,7 +14,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, ResponseDecodeError
+from compactifai import ResponseDecodeError
 
 from ._common import (
     LS_PROVIDER,
@@ -106,27 +106,9 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         require_api_key(self.api_key)
         return self
 
-    def __getstate__(self) -> dict[Any, Any]:
-        state: dict[Any, Any] = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
-        state["__dict__"] = {
-            **state["__dict__"], "http_client": None, "http_async_client": None
-        }
-        return state
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_compactifai", "llms"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": API_KEY_ENV}
 
     @property
     def _llm_type(self) -> str:
