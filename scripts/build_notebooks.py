@@ -3,8 +3,9 @@
     python scripts/build_notebooks.py          # all of them
     python scripts/build_notebooks.py 03       # the ones whose name contains "03"
 
-Each notebook starts the local server when ``COMPACTIFAI_API_KEY`` is not set (and stops it at
-the end), so it runs with no account; with a key it uses the real API. CI executes the
+Each notebook starts the local server (and stops it at the end), so it runs with no account;
+it uses the real, billed API only when ``COMPACTIFAI_NOTEBOOKS_USE_REAL_API=1`` (and a key) is
+set: a key left in the environment is not an opt-in. CI executes the
 committed notebooks with nbmake; this script is how their outputs are refreshed.
 """
 
@@ -26,8 +27,12 @@ from pathlib import Path
 
 from compactifai.local import LocalServer
 
-# No key: run everything against the local server (SmolLM2-135M, Whisper base), no account.
-LOCAL = not os.environ.get("COMPACTIFAI_API_KEY")
+# The real, billed service only on an explicit opt-in: a key that happens to be set in the
+# shell (or in CI) is not enough. Otherwise the local server (SmolLM2-135M, Whisper base).
+REAL_API = os.environ.get("COMPACTIFAI_NOTEBOOKS_USE_REAL_API") == "1"
+if REAL_API and not os.environ.get("COMPACTIFAI_API_KEY"):
+    raise RuntimeError("COMPACTIFAI_NOTEBOOKS_USE_REAL_API=1 needs COMPACTIFAI_API_KEY set")
+LOCAL = not REAL_API
 if LOCAL:
     server = LocalServer().start()
     os.environ["COMPACTIFAI_BASE_URL"] = server.base_url
@@ -69,9 +74,10 @@ def bm25_scores(query: str, texts: list[str], k1: float = 1.5, b: float = 0.75) 
 BOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart.ipynb": [
         ("md", "# Quickstart: CompactifAI in LangChain and LlamaIndex\n\n"
-               "Invoke, stream and call tools with both integrations. Without "
-               "`COMPACTIFAI_API_KEY` the notebook starts the local server (SmolLM2-135M), "
-               "so answers are short and simple; with a key it uses `cai-llama-3-1-8b-slim`."),
+               "Invoke, stream and call tools with both integrations. The notebook starts "
+               "the local server (SmolLM2-135M), so answers are short and simple; set "
+               "`COMPACTIFAI_NOTEBOOKS_USE_REAL_API=1` with `COMPACTIFAI_API_KEY` to run it "
+               "against the real, billed API."),
         ("code", SETUP),
         ("md", "## LangChain: `ChatCompactifAI`"),
         ("code", '''\
