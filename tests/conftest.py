@@ -39,6 +39,16 @@ _REQUEST_HEADERS_DROPPED = (
 _RESPONSE_HEADER_PATTERN = re.compile(
     r"set-cookie|cookie|organization|account|project|user|api-key|authorization", re.I
 )
+#: Body fields that name an account: their values never reach a cassette, whichever server
+#: was recorded (the real service's usage rows carry ``user_id``; the local server derives
+#: one from the key). Matched on the text, so JSON bodies and SSE ``data:`` lines alike.
+ACCOUNT_FIELDS = (
+    "user_id", "account_id", "organization", "organization_id", "project_id", "email",
+    "app_id",
+)
+_ACCOUNT_VALUE = re.compile(
+    r'("(?:' + "|".join(ACCOUNT_FIELDS) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
 _ORIGIN = re.compile(r"^https?://[^/]+")
 _BOUNDARY = re.compile(rb"boundary=([0-9A-Za-z'()+_,./:=?-]+)")
 
@@ -61,10 +71,11 @@ def _secret_values() -> list[str]:
     return [key] if RECORDING and len(key) >= 6 else []
 
 
-def _scrub(text: str) -> str:
+def scrub_body(text: str) -> str:
+    """Remove the recording key and every account field's value from a response body."""
     for secret in _secret_values():
         text = text.replace(secret, "REDACTED")
-    return text
+    return _ACCOUNT_VALUE.sub(r'\1"REDACTED"', text)
 
 
 def _before_record_request(request: Any) -> Any:
@@ -81,10 +92,10 @@ def _before_record_response(response: dict[str, Any]) -> dict[str, Any]:
         if _RESPONSE_HEADER_PATTERN.search(name):
             del headers[name]
     body = response.get("body", {})
-    if RECORDING and isinstance(body.get("string"), (bytes, str)):
+    if isinstance(body.get("string"), (bytes, str)):
         raw = body["string"]
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        scrubbed = _scrub(text)
+        scrubbed = scrub_body(text)
         if scrubbed != text:
             body["string"] = scrubbed.encode() if isinstance(raw, bytes) else scrubbed
     return response
@@ -146,6 +157,14 @@ def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     # Re-recording replaces a cassette: interactions this run no longer makes are dropped.
     with make_vcr().use_cassette(cassette_path(request), drop_unused_requests=RECORDING) as tape:
         yield tape
+        if not RECORDING:
+            # A recorded interaction the test no longer makes is stale: re-record or prune it.
+            unplayed = [
+                f"#{index} {r.method} {r.path}"
+                for index, (r, _) in enumerate(tape.data)
+                if not tape.play_counts[index]
+            ]
+            assert not unplayed, f"{cassette_path(request)} holds unplayed requests: {unplayed}"
 
 
 @pytest.fixture(scope="session")

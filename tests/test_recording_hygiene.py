@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ACCOUNT_FIELDS, make_vcr
+
 CASSETTES = Path(__file__).parent / "cassettes"
 FORBIDDEN = [
     re.compile(rb"(?i)^\s*-?\s*authorization\s*:", re.M),
@@ -17,6 +19,10 @@ FORBIDDEN = [
     re.compile(rb"(?i)openai-organization|x-account|x-user-id"),
     re.compile(rb"sk-[A-Za-z0-9]{16,}"),
     re.compile(rb"local-dev-key"),
+    # An account field's value, in a JSON body or an SSE data line, unless scrubbed.
+    re.compile(
+        rb'"(?:' + "|".join(ACCOUNT_FIELDS).encode() + rb')"\s*:\s*"(?!REDACTED")'
+    ),
 ]
 
 
@@ -37,6 +43,49 @@ def test_cassette_holds_no_credential(path: Path) -> None:
         assert match is None, f"{path}: {match.group(0)[:40]!r} must not be recorded"
 
 
-def test_the_scan_finds_a_planted_key(tmp_path: Path) -> None:
-    planted = b"request:\n  headers:\n    Authorization:\n    - Bearer sk-abcdefghijklmnopqrstu\n"
-    assert any(p.search(planted) for p in FORBIDDEN)
+def test_recorder_strips_credentials_and_account_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Record a real interaction through the project's own VCR policy, then scan the file.
+
+    The request carries a key and account headers; the answer carries account fields in its
+    JSON body and in an SSE line. What lands on disk must pass every check above.
+    """
+    import httpx
+    import vcr.cassette
+
+    from tests import conftest
+
+    secret = "sk-live-abcdefghijklmnopqrstu"
+    monkeypatch.setattr(conftest, "RECORDING", True)
+    monkeypatch.setenv("COMPACTIFAI_API_KEY", secret)
+    body = (
+        '{"data":[{"user_id":"customer-1","organization":"acme","input_token":1}],'
+        f'"echo":"{secret}"}}\n'
+        'data: {"email":"someone@example.com","choices":[]}\n\n'
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, text=body, headers={"set-cookie": "session=1", "x-account-id": "acct-9"}
+        )
+
+    recorder = make_vcr()
+    recorder.record_mode = "all"
+    path = tmp_path / "recorded.yaml"
+    # vcrpy wraps httpx's send; the mock transport underneath is what "answers".
+    with (
+        recorder.use_cassette(str(path)),
+        httpx.Client(transport=httpx.MockTransport(answer)) as client,
+    ):
+        client.get(
+            "http://127.0.0.1:9/v1/usage",
+            headers={"Authorization": f"Bearer {secret}", "OpenAI-Organization": "acme"},
+        )
+    text = path.read_bytes()
+    assert b"customer-1" not in text and b"acme" not in text and b"someone@" not in text
+    assert secret.encode() not in text
+    for pattern in FORBIDDEN:
+        match = pattern.search(text)
+        assert match is None, f"{match.group(0)[:40]!r} was recorded"
+    assert vcr.cassette.Cassette.load(path=str(path)) is not None
