@@ -71,7 +71,6 @@ def test_recorder_strips_credentials_and_account_fields(
         )
 
     recorder = make_vcr()
-    recorder.record_mode = "all"
     path = tmp_path / "recorded.yaml"
     # vcrpy wraps httpx's send; the mock transport underneath is what "answers".
     with (
