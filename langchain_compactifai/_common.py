@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from compactifai import (
     API_KEY_ENV,
@@ -200,6 +201,39 @@ class CompactifAIFields(BaseModel):
     def async_client(self) -> AsyncCompactifAIClient:
         """The async transport client (one connection pool per event loop)."""
         return build_async_client(self)
+
+    def close(self) -> None:
+        """Close the sync connection pool (a caller's ``http_client`` stays open).
+
+        The async client is dropped: its pools close with their event loops (or with
+        :meth:`aclose`). A later call builds new clients.
+        """
+        with _BUILD_LOCK:
+            client = self._client
+            self._client = None
+            self._async_client = None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the sync pool and the running event loop's async pool (a caller's
+        ``http_client``/``http_async_client`` stay open)."""
+        client = self._async_client
+        self.close()
+        if client is not None:
+            await client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __getstate__(self) -> dict[Any, Any]:
         state: dict[Any, Any] = super().__getstate__()

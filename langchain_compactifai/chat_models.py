@@ -319,16 +319,170 @@ def _convert_completion(response: ChatCompletion, model: str) -> ChatResult:
 class _StreamState:
     """What one stream remembers between chunks (per-index tool-call state, metadata)."""
 
-    __slots__ = ("calls", "fingerprint", "finish_reason", "id", "model", "usage")
+    __slots__ = (
+        "args",
+        "calls",
+        "cumulative",
+        "fingerprint",
+        "finish_reason",
+        "id",
+        "model",
+        "pending",
+        "usage",
+    )
 
     def __init__(self) -> None:
         #: tool-call index -> [id sent, name sent]
         self.calls: dict[int, list[bool]] = {}
+        #: tool-call index -> the arguments text so far
+        self.args: dict[int, str] = {}
+        #: indexes of calls whose server sends cumulative argument pieces
+        self.cumulative: set[int] = set()
+        #: index -> (text held back if pieces are new text, the whole text if cumulative)
+        self.pending: dict[int, tuple[str, str]] = {}
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.id: str | None = None
         self.fingerprint: str | None = None
         self.usage: Mapping[str, Any] | None = None
+
+
+_JSON_LITERALS = ("true", "false", "null")
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
+
+
+def _json_prefix(text: str) -> bool:
+    """Whether ``text`` can begin a JSON document (it is one, or more may complete it).
+
+    Example:
+        >>> _json_prefix('{"a": {"a": 1'), _json_prefix('{"a{"a": ')
+        (True, False)
+    """
+    stack: list[str] = []  # open containers: "{" or "["
+    expect = "value"  # value | key | key_or_end | colon | comma_or_end | value_or_end | done
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in " \t\r\n":
+            i += 1
+            continue
+        if expect == "done":
+            return False
+        if c == '"':
+            if expect not in ("value", "value_or_end", "key", "key_or_end"):
+                return False
+            key = expect in ("key", "key_or_end")
+            i += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\":
+                    i += 1
+                elif text[i] < " ":
+                    return False
+                i += 1
+            if i >= n:
+                return True  # inside a string
+            expect = "colon" if key else ("comma_or_end" if stack else "done")
+            i += 1
+            continue
+        if c in "}]":
+            if not stack or stack[-1] != ("{" if c == "}" else "["):
+                return False
+            closes_empty = expect == ("key_or_end" if c == "}" else "value_or_end")
+            if not closes_empty and expect != "comma_or_end":
+                return False
+            stack.pop()
+            expect = "comma_or_end" if stack else "done"
+        elif c == ":":
+            if expect != "colon":
+                return False
+            expect = "value"
+        elif c == ",":
+            if expect != "comma_or_end":
+                return False
+            expect = "key" if stack[-1] == "{" else "value"
+        elif expect not in ("value", "value_or_end"):
+            return False
+        elif c in "{[":
+            stack.append(c)
+            expect = "key_or_end" if c == "{" else "value_or_end"
+        else:  # a number or a literal, up to the next delimiter
+            j = i
+            while j < n and text[j] not in ' \t\r\n,:]}"{[':
+                j += 1
+            token = text[i:j]
+            if j == n:  # may still grow
+                ok = any(lit.startswith(token) for lit in _JSON_LITERALS) or (
+                    token[0] in "-0123456789" and set(token) <= _NUMBER_CHARS
+                )
+                return ok
+            if token not in _JSON_LITERALS:
+                try:
+                    float(token)
+                except ValueError:
+                    return False
+            expect = "comma_or_end" if stack else "done"
+            i = j
+            continue
+        i += 1
+    return True
+
+
+def _new_args(piece: str, index: int, state: _StreamState) -> str:
+    """The text ``piece`` adds to a call's arguments, whether pieces are new text or
+    cumulative (each repeating the text so far: ``'{"t'``, ``'{"t": 2'``, ``'{"t": 2}'``).
+
+    A piece that starts with the text so far and is at least as long is cumulative when the
+    two cannot simply follow each other (their concatenation is no JSON prefix); the call is
+    then read as cumulative to its end. When both readings still fit, the piece is held back
+    until a later piece, or the end of the stream (:func:`_flush_args`), tells them apart.
+    """
+    so_far = state.args.get(index, "")
+    held = state.pending.pop(index, None)
+    if held is not None:
+        tail, whole = held
+        as_new = _json_prefix(so_far + tail + piece)
+        as_whole = len(piece) >= len(whole) and piece.startswith(whole)
+        if as_new and as_whole:
+            state.pending[index] = (tail + piece, piece)
+            return ""
+        if as_whole:
+            state.cumulative.add(index)
+            state.args[index] = piece
+            return piece[len(so_far):]
+        state.args[index] = so_far + tail + piece
+        return tail + piece
+    if so_far and len(piece) >= len(so_far) and piece.startswith(so_far):
+        if index in state.cumulative or not _json_prefix(so_far + piece):
+            state.cumulative.add(index)
+            state.args[index] = piece
+            return piece[len(so_far):]
+        state.pending[index] = (piece, piece)
+        return ""
+    state.args[index] = so_far + piece
+    return piece
+
+
+def _flush_args(index: int, state: _StreamState) -> str:
+    """At the end of the stream: the text held back for a call, read the way that gives
+    complete JSON (as new text when both do)."""
+    held = state.pending.pop(index, None)
+    if held is None:
+        return ""
+    tail, whole = held
+    so_far = state.args.get(index, "")
+    if not _is_json(so_far + tail) and _is_json(whole):
+        state.args[index] = whole
+        return whole[len(so_far):]
+    state.args[index] = so_far + tail
+    return tail
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _tool_call_chunks(raw_calls: list[Any], state: _StreamState) -> list[ToolCallChunk]:
@@ -337,6 +491,7 @@ def _tool_call_chunks(raw_calls: list[Any], state: _StreamState) -> list[ToolCal
     A call's id and name are passed once per index, whether the server sends them once or
     in every chunk (as llama.cpp does): LangChain concatenates names when it merges chunks.
     Missing or null arguments count as "" (a tool without arguments aggregates to ``{}``).
+    Cumulative argument pieces are reduced to what they add (see :func:`_new_args`).
     """
     out: list[ToolCallChunk] = []
     calls = state.calls
@@ -350,6 +505,8 @@ def _tool_call_chunks(raw_calls: list[Any], state: _StreamState) -> list[ToolCal
             args = ""
         elif not isinstance(args, str):
             args = json.dumps(args)
+        if args:
+            args = _new_args(args, index, state)
         sent = calls.get(index)
         if sent is None:
             sent = calls[index] = [False, False]
@@ -419,17 +576,21 @@ def _final_chunk(state: _StreamState, model: str) -> ChatGenerationChunk:
         metadata["id"] = state.id
     if state.fingerprint:
         metadata["system_fingerprint"] = state.fingerprint
-    # A call the server sent without an id gets one, so the aggregated call can be answered.
-    late_ids: list[ToolCallChunk] = [
-        {"type": "tool_call_chunk", "name": None, "args": "", "id": _new_call_id(), "index": i}
-        for i, sent in state.calls.items()
-        if not sent[0]
-    ]
+    # A call the server sent without an id gets one, so the aggregated call can be answered;
+    # argument text held back (see _new_args) is sent now.
+    late: list[ToolCallChunk] = []
+    for i, sent in state.calls.items():
+        args = _flush_args(i, state)
+        if args or not sent[0]:
+            call_id = None if sent[0] else _new_call_id()
+            late.append(
+                {"type": "tool_call_chunk", "name": None, "args": args, "id": call_id, "index": i}
+            )
     message = AIMessageChunk(
         content="",
         usage_metadata=usage_metadata(state.usage) if state.usage else None,
         response_metadata=metadata,
-        tool_call_chunks=late_ids,
+        tool_call_chunks=late,
         chunk_position="last",
     )
     info = {"finish_reason": state.finish_reason} if state.finish_reason else None
@@ -481,7 +642,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``; the URL from ``base_url`` or
     ``COMPACTIFAI_BASE_URL`` (default ``https://api.compactif.ai/v1``). Invoke, stream, batch
     (and their async twins), tool calling, structured output, images on models that take
-    them, token usage on every answer, streamed or not.
+    them, token usage on every answer, streamed or not. ``close()`` / ``aclose()`` (or
+    ``with`` / ``async with``) close its connection pools; a later call opens new ones.
 
     Example:
         .. code-block:: python
@@ -498,6 +660,9 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
                 return "sunny"
 
             llm.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
+
+            with ChatCompactifAI() as llm:  # the connection pool is closed on exit
+                llm.invoke("Hi")
     """
 
     max_completion_tokens: int | None = None

@@ -18,6 +18,7 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import SecretStr
+from typing_extensions import Self
 
 from compactifai import API_KEY_ENV, BASE_URL_ENV
 from compactifai.transcripts import (
@@ -89,7 +90,9 @@ class CompactifAITranscriptParser(BaseBlobParser):
     :class:`compactifai.AudioFileError` here rather than after the upload.
 
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``, the URL from ``base_url`` or
-    ``COMPACTIFAI_BASE_URL``. The HTTP clients are built once, on first use.
+    ``COMPACTIFAI_BASE_URL``. The HTTP clients are built once, on first use; ``close()`` /
+    ``aclose()`` (or ``with`` / ``async with``) close the ones it built (clients passed in as
+    ``client``/``async_client`` stay open: they belong to the caller).
 
     Example:
         .. code-block:: python
@@ -97,9 +100,9 @@ class CompactifAITranscriptParser(BaseBlobParser):
             from langchain_core.document_loaders import Blob
             from langchain_compactifai import CompactifAITranscriptParser
 
-            parser = CompactifAITranscriptParser(mode="segment", language="en")
-            for doc in parser.lazy_parse(Blob.from_path("meeting.mp3")):
-                print(f"{doc.metadata['start']:7.1f}s  {doc.page_content}")
+            with CompactifAITranscriptParser(mode="segment", language="en") as parser:
+                for doc in parser.lazy_parse(Blob.from_path("meeting.mp3")):
+                    print(f"{doc.metadata['start']:7.1f}s  {doc.page_content}")
     """
 
     def __init__(
@@ -151,6 +154,26 @@ class CompactifAITranscriptParser(BaseBlobParser):
             async_client=async_client,
         )
 
+    def close(self) -> None:
+        """Close the sync HTTP client built here (a client passed in stays open)."""
+        self.clients.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients built here (the async one's pool of the running loop)."""
+        await self.clients.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """Transcribe one blob; failures raise (naming the blob)."""
         source = _blob_source(blob)
@@ -193,19 +216,23 @@ class CompactifAITranscriptLoader(BaseLoader):
     order as ``lazy_load``). ``show_progress=True`` shows a tqdm bar (``pip install
     'compactifai-integrations[progress]'``). The loader pickles (its clients are rebuilt).
 
+    ``close()`` / ``aclose()``, or ``with`` / ``async with``, close the HTTP clients the
+    loader built (clients passed in as ``client``/``async_client`` stay open).
+
     Example:
         .. code-block:: python
 
             from langchain_compactifai import CompactifAITranscriptLoader
 
-            loader = CompactifAITranscriptLoader(
+            with CompactifAITranscriptLoader(
                 "recordings/", glob="**/*.mp3", mode="segment", language="en",
                 on_error="skip", show_progress=True,
-            )
-            for doc in loader.lazy_load():
-                print(doc.metadata["source"], doc.metadata["start"], doc.page_content)
+            ) as loader:
+                for doc in loader.lazy_load():
+                    print(doc.metadata["source"], doc.metadata["start"], doc.page_content)
 
-            docs = await loader.aload()  # up to 4 uploads at a time
+            async with CompactifAITranscriptLoader("recordings/") as loader:
+                docs = await loader.aload()  # up to 4 uploads at a time
     """
 
     def __init__(
@@ -272,6 +299,26 @@ class CompactifAITranscriptLoader(BaseLoader):
             max_concurrency=max_concurrency,
             show_progress=show_progress,
         )
+
+    def close(self) -> None:
+        """Close the sync HTTP client built here (a client passed in stays open)."""
+        self.parser.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients built here (the async one's pool of the running loop)."""
+        await self.parser.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def _sources(self) -> list[AudioSource]:
         return plan_sources(

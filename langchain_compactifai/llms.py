@@ -76,6 +76,7 @@ class CompactifAI(CompactifAIFields, BaseLLM):
 
     Same key, URL and settings as :class:`~langchain_compactifai.ChatCompactifAI`. ``batch``
     sends up to ``batch_size`` prompts in one request; token usage is in ``llm_output``.
+    ``close()`` / ``aclose()`` (or ``with`` / ``async with``) close its connection pools.
 
     Example:
         .. code-block:: python
@@ -87,6 +88,9 @@ class CompactifAI(CompactifAIFields, BaseLLM):
             print(llm.batch(["The capital of France is", "The capital of Spain is"]))
             for text in llm.stream("Once upon a time"):
                 print(text, end="")
+
+            with CompactifAI(max_tokens=16) as llm:  # the connection pool is closed on exit
+                llm.invoke("Hello")
     """
 
     batch_size: int = Field(default=20, ge=1)

@@ -1,20 +1,42 @@
 """LlamaIndex integration for CompactifAI (Multiverse Computing), on the ``compactifai`` transport.
 
+- :class:`CompactifAI`: the LLM (chat, completion, streaming, tools).
+- :class:`CompactifAITranscriptReader`: audio transcripts as Documents.
+
 Example:
-    >>> from llama_index_compactifai import CompactifAI
+    >>> from llama_index_compactifai import CompactifAI, CompactifAITranscriptReader
     >>> llm = CompactifAI(model="cai-llama-3-1-8b-slim", api_key="sk-...")
     >>> llm.metadata.model_name
     'cai-llama-3-1-8b-slim'
 
 The transport (``compactifai``, httpx) is imported when the first ``CompactifAI`` is built,
-not here.
+or when ``CompactifAITranscriptReader`` is first used, not here.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .llm import CompactifAI
 
-__all__ = [
-    "CompactifAI",
-    # Transcript reader (readers.py, added by a teammate): export it here.
-]
+if TYPE_CHECKING:
+    from .readers import CompactifAITranscriptReader
+
+__all__ = ["CompactifAI", "CompactifAITranscriptReader"]
+
+#: public name -> module that defines it (imported when the name is first used).
+_LAZY = {"CompactifAITranscriptReader": ".readers"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

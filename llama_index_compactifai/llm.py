@@ -29,6 +29,7 @@ from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from typing_extensions import Self
 
 from .utils import (
     ChatStreamState,
@@ -120,6 +121,11 @@ class CompactifAI(FunctionCallingLLM):
     Clients are built on first use and reused (one connection pool per event loop for async
     calls); a pickled or copied LLM builds its own. ``http_client``/``async_http_client`` (httpx
     clients of your own, e.g. with a proxy) are used as given and not carried into copies.
+    ``close()`` / ``aclose()``, or ``with`` / ``async with``, close the connection pools (your
+    own httpx clients stay open); a later call opens new ones.
+
+        >>> with CompactifAI(api_key="sk-...") as llm:
+        ...     print(llm.complete("Hi"))  # doctest: +SKIP
 
     With tools:
         >>> from llama_index.core.agent.workflow import FunctionAgent
@@ -293,6 +299,35 @@ class CompactifAI(FunctionCallingLLM):
                 client = clients.async_
         return client
 
+    def close(self) -> None:
+        """Close the sync connection pool and drop the async client (its pools close with
+        their event loops, or with :meth:`aclose`); your own httpx clients stay open."""
+        clients = self._clients
+        with clients.lock:
+            client = clients.sync
+            clients.reset()
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the sync pool and the running event loop's async pool."""
+        client = self._clients.async_
+        self.close()
+        if client is not None:
+            await client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def _profile(self) -> ModelProfile:
         """What is known of the model without a request: the model list if a client already
         read it, the built-in catalogue otherwise."""
@@ -386,6 +421,9 @@ class CompactifAI(FunctionCallingLLM):
             with stream:
                 for chunk in stream:
                     yield feed(chunk)
+            closing = state.finish()
+            if closing is not None:
+                yield closing
 
         return gen()
 
@@ -448,10 +486,14 @@ class CompactifAI(FunctionCallingLLM):
         )
 
         async def gen() -> ChatResponseAsyncGen:
-            feed = ChatStreamState().feed
+            state = ChatStreamState()
+            feed = state.feed
             async with stream:
                 async for chunk in stream:
                     yield feed(chunk)
+            closing = state.finish()
+            if closing is not None:
+                yield closing
 
         return gen()
 
@@ -543,7 +585,15 @@ class CompactifAI(FunctionCallingLLM):
     ) -> list[ToolSelection]:
         """The tool calls of a response (``ToolCallBlock`` blocks, else
         ``additional_kwargs["tool_calls"]``); raises ``ValueError`` when there are none and
-        ``error_on_no_tool_call``."""
+        ``error_on_no_tool_call``.
+
+        A call whose arguments are not a JSON object once the answer is complete (invalid or
+        cut-off JSON) raises :class:`~llama_index_compactifai.utils.InvalidToolArgumentsError`
+        (a ``ValueError``) instead of being returned with ``{}`` (which LlamaIndex's OpenAI
+        integration does), so a tool is never called with arguments the model did not give.
+        A call the server sent without an id gets a ``call_...`` id, the same in every
+        streamed response.
+        """
         return tool_selections(response, error_on_no_tool_call)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.bridge.pydantic import SecretStr
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
+from typing_extensions import Self
 
 from compactifai import API_KEY_ENV, BASE_URL_ENV
 from compactifai.transcripts import (
@@ -80,17 +81,21 @@ class CompactifAITranscriptReader(BaseReader):
     ``show_progress=True`` shows a tqdm bar (``pip install
     'compactifai-integrations[progress]'``). The reader pickles (its clients are rebuilt).
 
+    ``close()`` / ``aclose()``, or ``with`` / ``async with``, close the HTTP clients the
+    reader built (clients passed in as ``client``/``async_client`` stay open).
+
     Example:
         .. code-block:: python
 
             from llama_index_compactifai import CompactifAITranscriptReader
 
-            reader = CompactifAITranscriptReader(mode="segment", language="en")
-            docs = reader.load_data("recordings/", glob="*.mp3")
+            with CompactifAITranscriptReader(mode="segment", language="en") as reader:
+                docs = reader.load_data("recordings/", glob="*.mp3")
             for doc in docs:
                 print(doc.metadata["source"], doc.metadata["start"], doc.text)
 
-            docs = await reader.aload_data(["call-1.wav", "call-2.wav"])
+            async with CompactifAITranscriptReader() as reader:
+                docs = await reader.aload_data(["call-1.wav", "call-2.wav"])
     """
 
     def __init__(
@@ -152,6 +157,26 @@ class CompactifAITranscriptReader(BaseReader):
             client=client,
             async_client=async_client,
         )
+
+    def close(self) -> None:
+        """Close the sync HTTP client built here (a client passed in stays open)."""
+        self.clients.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients built here (the async one's pool of the running loop)."""
+        await self.clients.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def _document(
         self, record: TranscriptRecord, extra_info: Mapping[str, Any] | None

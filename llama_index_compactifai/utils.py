@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +39,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatStreamState",
     "CompletionStreamState",
+    "InvalidToolArgumentsError",
     "chat_response_from_completion",
     "completion_response_from_completion",
+    "final_arguments",
     "has_images",
+    "new_call_id",
     "parse_arguments",
     "resolve_tool_choice",
     "to_wire_messages",
@@ -237,6 +241,59 @@ def parse_arguments(arguments: str | None) -> dict[str, Any] | str:
     return {} if value is None else arguments
 
 
+def final_arguments(arguments: str | None) -> dict[str, Any] | str:
+    """The arguments of a complete tool call: a dict, or the text itself when it is not a
+    JSON object (no partial-JSON repair: the answer is over, nothing more will come).
+
+    ``""``, ``None`` and ``null`` (tools without arguments) give ``{}``.
+
+    Example:
+        >>> final_arguments('{"city": "Paris"}'), final_arguments('{"city": "Pa')
+        ({'city': 'Paris'}, '{"city": "Pa')
+    """
+    if not arguments:
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(value, dict):
+        return value
+    return {} if value is None else arguments
+
+
+class InvalidToolArgumentsError(ValueError):
+    """A tool call whose arguments are not a JSON object: the tool must not be called.
+
+    Raised by :func:`tool_selections` (``CompactifAI.get_tool_calls_from_response``); the
+    raw text stays on the message (``ToolCallBlock.tool_kwargs`` is the string).
+
+    Example:
+        >>> err = InvalidToolArgumentsError("get_weather", "call_1", '{"city": ')
+        >>> print(err)
+        tool call 'get_weather' (call_1) has arguments that are not a JSON object: '{"city": '
+    """
+
+    def __init__(self, tool_name: str, tool_id: str, arguments: str) -> None:
+        super().__init__(
+            f"tool call {tool_name!r} ({tool_id}) has arguments that are not a JSON object: "
+            f"{arguments!r}"
+        )
+        self.tool_name = tool_name
+        self.tool_id = tool_id
+        self.arguments = arguments
+
+
+def new_call_id() -> str:
+    """An id for a tool call the server sent without one (as LangChain's side makes them).
+
+    Example:
+        >>> new_call_id().startswith("call_"), len(new_call_id())
+        (True, 29)
+    """
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
 def usage_from(usage: Any) -> dict[str, int]:
     """``prompt_tokens``/``completion_tokens``/``total_tokens`` from a usage object or dict."""
     if usage is None:
@@ -276,16 +333,17 @@ def chat_response_from_completion(completion: Any) -> ChatResponse:
             for call in message.tool_calls:
                 fn = call.function
                 arguments = fn.arguments or ""
+                call_id = call.id or new_call_id()
                 blocks.append(
                     ToolCallBlock(
-                        tool_call_id=call.id,
+                        tool_call_id=call_id,
                         tool_name=fn.name or "",
-                        tool_kwargs=parse_arguments(arguments),
+                        tool_kwargs=final_arguments(arguments),
                     )
                 )
                 wire_calls.append(
                     {
-                        "id": call.id,
+                        "id": call_id,
                         "type": call.type or "function",
                         "function": {"name": fn.name or "", "arguments": arguments},
                     }
@@ -318,16 +376,26 @@ def completion_response_from_chat(response: ChatResponse) -> CompletionResponse:
 
 
 class _StreamedCall:
-    """One tool call being assembled from stream deltas."""
+    """One tool call being assembled from stream deltas.
 
-    __slots__ = ("arguments", "block", "id", "name", "wire")
+    Argument pieces are usually incremental (each adds to the text so far), but some servers
+    send them cumulative (each repeats the text so far: ``'{"t'``, ``'{"t": 2'``,
+    ``'{"t": 2}'``). A piece that starts with the text so far and is at least as long
+    replaces it; should the plain concatenation of the pieces be a complete JSON object
+    instead, it wins (an incremental piece that happened to look cumulative).
+    """
+
+    __slots__ = ("block", "final", "generated_id", "id", "joined", "name", "text", "wire")
 
     def __init__(self) -> None:
         self.id: str | None = None
+        self.generated_id: str | None = None
         self.name = ""
-        self.arguments: list[str] = []
+        self.text = ""  # incremental and cumulative pieces, told apart
+        self.joined = ""  # every piece concatenated
         self.block: ToolCallBlock | None = None
         self.wire: dict[str, Any] | None = None
+        self.final = False
 
     def merge(self, delta: Mapping[str, Any]) -> None:
         call_id = delta.get("id")
@@ -341,20 +409,51 @@ class _StreamedCall:
             self.name = name if not self.name or name.startswith(self.name) else self.name + name
         piece = fn.get("arguments")
         if piece:
-            self.arguments.append(piece)
+            if not isinstance(piece, str):
+                piece = json.dumps(piece, ensure_ascii=False)
+            self.joined += piece
+            text = self.text
+            if text and len(piece) >= len(text) and piece.startswith(text):
+                self.text = piece  # cumulative: the whole text so far
+            else:
+                self.text = text + piece
         self.block = None
 
-    def materialize(self) -> tuple[ToolCallBlock, dict[str, Any]]:
-        if self.block is None or self.wire is None:
-            arguments = "".join(self.arguments)
+    @property
+    def call_id(self) -> str:
+        """The server's id, else one made here once (the same in every response)."""
+        if self.id:
+            return self.id
+        if self.generated_id is None:
+            self.generated_id = new_call_id()
+        return self.generated_id
+
+    @property
+    def arguments(self) -> str:
+        text, joined = self.text, self.joined
+        if text != joined and isinstance(final_arguments(joined), dict):
+            return joined
+        return text
+
+    def materialize(self, final: bool) -> tuple[ToolCallBlock, dict[str, Any]]:
+        if self.block is None or self.wire is None or self.final != final:
+            arguments = self.arguments
+            kwargs: dict[str, Any] | str
+            if final:
+                kwargs = final_arguments(arguments)
+            else:  # still arriving: parsed as far as it goes
+                partial = parse_arguments(arguments)
+                kwargs = partial if isinstance(partial, dict) else {}
+            call_id = self.call_id
             self.block = ToolCallBlock(
-                tool_call_id=self.id, tool_name=self.name, tool_kwargs=parse_arguments(arguments)
+                tool_call_id=call_id, tool_name=self.name, tool_kwargs=kwargs
             )
             self.wire = {
-                "id": self.id,
+                "id": call_id,
                 "type": "function",
                 "function": {"name": self.name, "arguments": arguments},
             }
+            self.final = final
         return self.block, self.wire
 
 
@@ -362,17 +461,31 @@ class ChatStreamState:
     """Folds streamed chat chunk dicts into cumulative ``ChatResponse`` objects.
 
     Each response carries the whole message so far (text, a ``ThinkingBlock`` for reasoning,
-    a ``ToolCallBlock`` per tool call with its arguments parsed as far as they go), the new
-    text as ``delta``, the chunk as ``raw``, and token usage in ``additional_kwargs`` on the
-    chunk that reports it. Tool calls are keyed by ``index`` (by id when a server sends none).
+    a ``ToolCallBlock`` per tool call), the new text as ``delta``, the chunk as ``raw``, and
+    token usage in ``additional_kwargs`` on the chunk that reports it. Tool calls are keyed
+    by ``index`` (by id when a server sends none); a call without an id gets one
+    (``call_...``, the same in every response). Their arguments are parsed as far as they go
+    while they arrive; once the answer is finished (a ``finish_reason``, or :meth:`finish`)
+    they must be a JSON object, else ``tool_kwargs`` is the raw text and
+    :func:`tool_selections` raises :class:`InvalidToolArgumentsError`.
+
+    Example:
+        >>> state = ChatStreamState()
+        >>> for args in ['{"temp', '{"temp": ', '{"temp": 22}']:  # cumulative pieces
+        ...     r = state.feed({"choices": [{"delta": {"tool_calls": [
+        ...         {"index": 0, "function": {"name": "set", "arguments": args}}]}}]})
+        >>> r = state.feed({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]})
+        >>> [(s.tool_name, s.tool_kwargs) for s in tool_selections(r)]
+        [('set', {'temp': 22})]
     """
 
-    __slots__ = ("calls", "reasoning", "text")
+    __slots__ = ("calls", "done", "reasoning", "text")
 
     def __init__(self) -> None:
         self.text = ""
         self.reasoning = ""
         self.calls: dict[int, _StreamedCall] = {}
+        self.done = False
 
     def _merge_tool_calls(self, deltas: Sequence[Mapping[str, Any]]) -> None:
         calls = self.calls
@@ -396,7 +509,8 @@ class ChatStreamState:
         piece = ""
         thinking = None
         if choices:
-            delta = choices[0].get("delta") or _EMPTY
+            choice = choices[0]
+            delta = choice.get("delta") or _EMPTY
             piece = delta.get("content") or ""
             if piece:
                 self.text += piece
@@ -406,25 +520,46 @@ class ChatStreamState:
             tool_deltas = delta.get("tool_calls")
             if tool_deltas:
                 self._merge_tool_calls(tool_deltas)
+            if choice.get("finish_reason"):
+                self.done = True
+        usage = chunk.get("usage")
+        response_kwargs = usage_from(usage) if usage else {}
+        if thinking:
+            response_kwargs["thinking_delta"] = thinking
+        return self._response(piece, chunk, response_kwargs)
+
+    def finish(self) -> ChatResponse | None:
+        """After the last chunk: a closing response (``delta=""``) when the stream ended
+        without a ``finish_reason`` and a tool call's arguments read differently once
+        complete (invalid JSON); else None (the last response was already final)."""
+        if self.done:
+            return None
+        before = [call.materialize(False)[0].tool_kwargs for _, call in self._calls()]
+        self.done = True
+        after = [call.materialize(True)[0].tool_kwargs for _, call in self._calls()]
+        return None if after == before else self._response("", None, {})
+
+    def _calls(self) -> list[tuple[int, _StreamedCall]]:
+        return sorted(self.calls.items())
+
+    def _response(
+        self, piece: str, raw: Any, response_kwargs: dict[str, Any]
+    ) -> ChatResponse:
         blocks: list[Any] = [TextBlock(text=self.text)]
         if self.reasoning:
             blocks.insert(0, ThinkingBlock(content=self.reasoning))
         message_kwargs: dict[str, Any] = {}
         if self.calls:
             wire = []
-            for index in sorted(self.calls):
-                block, call = self.calls[index].materialize()
+            for _, call in self._calls():
+                block, spec = call.materialize(self.done)
                 blocks.append(block)
-                wire.append(call)
+                wire.append(spec)
             message_kwargs["tool_calls"] = wire
-        usage = chunk.get("usage")
-        response_kwargs = usage_from(usage) if usage else {}
-        if thinking:
-            response_kwargs["thinking_delta"] = thinking
         return ChatResponse(
             message=ChatMessage(role=_ASSISTANT, blocks=blocks, additional_kwargs=message_kwargs),
             delta=piece,
-            raw=chunk,
+            raw=raw,
             additional_kwargs=response_kwargs,
         )
 
@@ -460,34 +595,40 @@ class CompletionStreamState:
 # ---------------------------------------------------------------- tool selection
 
 
+def _selection(tool_id: str, tool_name: str, kwargs: Any) -> ToolSelection:
+    if isinstance(kwargs, str):
+        kwargs = final_arguments(kwargs)
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        text = kwargs if isinstance(kwargs, str) else repr(kwargs)
+        raise InvalidToolArgumentsError(tool_name, tool_id, text)
+    return ToolSelection(tool_id=tool_id, tool_name=tool_name, tool_kwargs=kwargs)
+
+
 def tool_selections(
     response: ChatResponse, error_on_no_tool_call: bool = True
 ) -> list[ToolSelection]:
     """The tool calls of a response, from its ``ToolCallBlock`` blocks or, for messages
-    built elsewhere, from ``additional_kwargs["tool_calls"]``."""
+    built elsewhere, from ``additional_kwargs["tool_calls"]``.
+
+    Arguments that are not a JSON object (invalid or cut-off JSON in a finished answer)
+    raise :class:`InvalidToolArgumentsError` (a ``ValueError``) rather than calling the
+    tool with ``{}``.
+    """
     selections: list[ToolSelection] = []
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     if blocks:
         for block in blocks:
-            kwargs = block.tool_kwargs
-            if isinstance(kwargs, str):
-                kwargs = parse_arguments(kwargs)
             selections.append(
-                ToolSelection(
-                    tool_id=block.tool_call_id or "",
-                    tool_name=block.tool_name,
-                    tool_kwargs=kwargs if isinstance(kwargs, dict) else {},
-                )
+                _selection(block.tool_call_id or "", block.tool_name, block.tool_kwargs)
             )
     else:
         for call in response.message.additional_kwargs.get("tool_calls") or []:
             wire = _legacy_tool_call(call)
-            kwargs = parse_arguments(wire["function"]["arguments"])
             selections.append(
-                ToolSelection(
-                    tool_id=wire.get("id") or "",
-                    tool_name=wire["function"]["name"],
-                    tool_kwargs=kwargs if isinstance(kwargs, dict) else {},
+                _selection(
+                    wire.get("id") or "", wire["function"]["name"], wire["function"]["arguments"]
                 )
             )
     if not selections and error_on_no_tool_call:

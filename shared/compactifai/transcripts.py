@@ -486,12 +486,16 @@ class LazyClients:
     """Transport clients built once, on first use, from the given settings.
 
     Pickles without the clients it built (the copy builds its own); clients passed in are
-    kept (they pickle as their configuration).
+    kept (they pickle as their configuration). :meth:`close` / :meth:`aclose` close only the
+    clients built here (a caller's own clients stay open); a later use builds new ones.
 
     Example:
         >>> clients = LazyClients(api_key="sk-...", base_url="http://127.0.0.1:8765/v1")
         >>> clients.sync().base_url
         'http://127.0.0.1:8765/v1'
+        >>> clients.close()
+        >>> clients._sync is None
+        True
     """
 
     def __init__(
@@ -536,6 +540,25 @@ class LazyClients:
 
                     self._async = AsyncCompactifAIClient(**self._settings)
         return self._async
+
+    def close(self) -> None:
+        """Close the sync client built here; forget the async one built here.
+
+        An async client's connection pools close with their event loop (or with
+        :meth:`aclose`, from inside the loop). Clients passed in are left open.
+        """
+        with self._lock:
+            built = self._sync if self._sync is not self._given[0] else None
+            self._sync, self._async = self._given
+        if built is not None:
+            built.close()
+
+    async def aclose(self) -> None:
+        """Close the clients built here (the async one's pool of the running event loop)."""
+        built = self._async if self._async is not self._given[1] else None
+        self.close()
+        if built is not None:
+            await built.aclose()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_settings": self._settings, "_given": self._given}

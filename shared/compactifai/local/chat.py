@@ -565,7 +565,7 @@ def run_chat(
     schema = fn.get("parameters") or {"type": "object", "properties": {}}
     head = [*head, (json.dumps(name, ensure_ascii=False) + ', "arguments": ', False)]
     args = engine.generate(
-        head, plan.sampling, grammar=Grammar("schema", schema=schema), cancel=cancel
+        head, plan.sampling, grammar=Grammar("arguments", schema=schema), cancel=cancel
     )
     generated += args.completion_tokens
     arguments = args.text.rstrip()

@@ -31,6 +31,7 @@ __all__ = [
     "PromptTooLong",
     "Sampling",
     "default_chat_model_path",
+    "grammar_gbnf",
 ]
 
 #: A prompt as text parts; ``True`` parts may contain special tokens (``<|im_start|>``),
@@ -79,7 +80,8 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Grammar:
-    """A constraint on the output: ``json`` (any JSON object), ``schema`` or ``choice``."""
+    """A constraint on the output: ``json`` (any JSON object), ``schema`` (a JSON schema),
+    ``arguments`` (tool arguments: a JSON object following ``schema``) or ``choice``."""
 
     kind: str
     schema: dict[str, Any] | None = None
@@ -191,16 +193,7 @@ class LlamaEngine:
     def _grammar(self, grammar: Grammar) -> Any:
         from llama_cpp import llama_grammar
 
-        if grammar.kind == "choice":
-            alts = " | ".join(json.dumps(opt) for opt in grammar.options)
-            gbnf = f"root ::= {alts}\n"
-        elif grammar.kind == "schema" and grammar.schema is not None:
-            try:
-                gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(grammar.schema))
-            except Exception:  # unsupported schema features: any JSON value instead
-                gbnf = llama_grammar.JSON_GBNF
-        else:
-            gbnf = _JSON_OBJECT_GBNF
+        gbnf = grammar_gbnf(grammar)
         cached = self._grammar_cache.get(gbnf)
         if cached is None:
             cached = llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)
@@ -362,6 +355,54 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
                 keep = n
                 break
     return keep
+
+
+def grammar_gbnf(grammar: Grammar) -> str:
+    """The GBNF text of a grammar (llama.cpp's JSON-schema converter for schemas).
+
+    Tool arguments (``arguments``) are always a JSON object: a schema without a ``type``
+    is read as an object schema, and one the converter cannot express, or whose root is not
+    an object, falls back to "any JSON object" (never to any JSON value). A ``schema``
+    (``response_format``) the converter cannot express falls back to any JSON object when
+    its root is an object, else to any JSON value.
+
+    Example:
+        >>> g = grammar_gbnf(Grammar("arguments", schema={"type": "string"}))
+        >>> g == _JSON_OBJECT_GBNF
+        True
+    """
+    if grammar.kind == "choice":
+        alts = " | ".join(json.dumps(opt) for opt in grammar.options)
+        return f"root ::= {alts}\n"
+    schema = grammar.schema
+    if grammar.kind == "arguments":
+        schema = _object_schema(schema)
+        if schema is None:
+            return _JSON_OBJECT_GBNF
+    elif grammar.kind != "schema" or schema is None:
+        return _JSON_OBJECT_GBNF
+    from llama_cpp import llama_grammar
+
+    try:
+        return str(llama_grammar.json_schema_to_gbnf(json.dumps(schema)))
+    except Exception:  # features the converter does not support
+        return _JSON_OBJECT_GBNF if schema.get("type") == "object" else llama_grammar.JSON_GBNF
+
+
+#: Keywords that make a schema's root something other than its own ``type``.
+_ROOT_COMBINATORS = frozenset({"$ref", "anyOf", "oneOf", "allOf", "enum", "const", "not"})
+
+
+def _object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``schema`` as an object schema for the converter, or None for "any JSON object"."""
+    if not schema:
+        return None
+    kind = schema.get("type")
+    if kind is None:
+        if _ROOT_COMBINATORS.intersection(schema):
+            return None
+        return {**schema, "type": "object"}
+    return schema if kind == "object" else None
 
 
 # A JSON object at the root (``response_format: json_object``): llama.cpp's JSON grammar
