@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -67,6 +68,11 @@ T = TypeVar("T")
 
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3"
 _WINDOW_SIZES = ("MINUTE", "HOUR", "DAY")
+#: Time zones accepted without a time-zone database: UTC and IANA's fixed-offset zones.
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
+_ETC_GMT = re.compile(r"Etc/GMT(?:-(?:[0-9]|1[0-4])|\+(?:[0-9]|1[0-2]))\Z")
+_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?\Z", re.IGNORECASE)
+_IANA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*\Z")
 
 
 class _CallOptions(TypedDict, total=False):
@@ -243,6 +249,56 @@ def _transcription_form(
     return form, files
 
 
+def _tz_database_missing() -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo("UTC")
+    except Exception:
+        return True
+    return False
+
+
+def _check_timezone(name: Any) -> None:
+    """Accept what the API takes for ``window_timezone``: an IANA time zone name.
+
+    "UTC" and IANA's fixed-offset zones ("Etc/GMT-2" is UTC+2: IANA inverts the sign) need no
+    time-zone database. Other names are checked against the database (the ``tzdata`` package
+    or the system's); where there is none, a well-formed name is left for the server to judge.
+    Bare offsets ("+02:00", "UTC+2") are not IANA names: the error says which name to use.
+    """
+    if isinstance(name, str) and (name in _UTC_NAMES or _ETC_GMT.match(name)):
+        return
+    offset = _OFFSET.match(name) if isinstance(name, str) else None
+    if offset is not None:
+        sign, hours, minutes = offset.groups()
+        etc = f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"
+        if int(hours) == 0 and minutes in (None, "00"):
+            hint = "use 'UTC'"
+        elif minutes in (None, "00") and _ETC_GMT.match(etc):
+            hint = f"use {etc!r} (IANA inverts the sign of fixed offsets) or a city's zone"
+        else:
+            hint = "use the IANA zone of a place with that offset (e.g. 'Asia/Kolkata')"
+        raise InvalidRequestError(
+            f"window_timezone={name!r} is an offset, not an IANA time zone: {hint}",
+            param="window_timezone",
+        )
+    if isinstance(name, str):
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(name)
+            return
+        except Exception:
+            if _IANA_NAME.match(name) and _tz_database_missing():
+                logger.debug("no time-zone database: window_timezone=%r sent unchecked", name)
+                return
+    raise InvalidRequestError(
+        f"window_timezone={name!r} is not an IANA time zone such as 'UTC' or 'Europe/Madrid'",
+        param="window_timezone",
+    )
+
+
 def _usage_body(
     start_time: datetime | str,
     end_time: datetime | str | None,
@@ -256,16 +312,7 @@ def _usage_body(
         raise InvalidRequestError(
             f"window_size={window_size!r}: use 'MINUTE', 'HOUR' or 'DAY'", param="window_size"
         )
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(window_timezone)
-    except Exception:
-        raise InvalidRequestError(
-            f"window_timezone={window_timezone!r} is not an IANA time zone such as "
-            "'UTC' or 'Europe/Madrid'",
-            param="window_timezone",
-        ) from None
+    _check_timezone(window_timezone)
     body: dict[str, Any] = {
         "start_time": rfc3339("start_time", start_time),
         "window_size": size,
@@ -655,7 +702,9 @@ class CompactifAIClient(_ClientBase):
         body = _usage_body(
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
-        data = self._pipeline.request("POST", "/usage/completions", body=body)
+        data = self._pipeline.request(
+            "POST", "/usage/completions", body=body, idempotent=True
+        )
         from .types import UsageStatistics
 
         return _parse(UsageStatistics, data)
@@ -859,7 +908,9 @@ class AsyncCompactifAIClient(_ClientBase):
         body = _usage_body(
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
-        data = await self._pipeline.request("POST", "/usage/completions", body=body)
+        data = await self._pipeline.request(
+            "POST", "/usage/completions", body=body, idempotent=True
+        )
         from .types import UsageStatistics
 
         return _parse(UsageStatistics, data)

@@ -14,7 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from http import HTTPStatus
 from typing import Any
 
 __all__ = [
@@ -42,6 +45,13 @@ __all__ = [
 ]
 
 _BODY_PREVIEW = 500
+_SUMMARY = 120
+_HTML_SCAN = 65536
+_HTML_START = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"\s+")
 
 
 class CompactifAIError(Exception):
@@ -162,6 +172,7 @@ class StreamInterruptedError(APIError):
     """A stream broke after some of it had reached the caller; it is never retried.
 
     ``events_received`` says how many events the caller already got: what it holds is partial.
+    ``request_id`` is kept as an attribute and shown once, at the end of the message.
 
     Example:
         >>> err = StreamInterruptedError("connection reset", events_received=12)
@@ -189,7 +200,11 @@ def _rebuild_interrupted(
 
 
 class ResponseDecodeError(APIError):
-    """The server answered with a body that is not the JSON (or SSE) the API documents."""
+    """The server answered with a body that is not the JSON (or SSE) the API documents.
+
+    Retryable in general; the pipeline clears ``retryable`` on the instance when the answer
+    is a 2xx to a POST, which the server may already have carried out (and billed).
+    """
 
     retryable = True
 
@@ -279,6 +294,26 @@ def _message_from_body(body: Any, text: str) -> tuple[str, str | None]:
     return text or "(empty body)", None
 
 
+def _html_summary(status: int, content: bytes, content_type: str | None) -> str | None:
+    """A short message for an HTML error page (a proxy's 502...), or None if it is not one."""
+    if not (content_type and "html" in content_type.lower()) and not _HTML_START.match(content):
+        return None
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "error"
+    message = f"{status} {phrase}: the server answered with an HTML page"
+    text = content[:_HTML_SCAN].decode("utf-8", errors="replace")
+    found = _HTML_TITLE.search(text)
+    summary = found.group(1) if found else _HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text))
+    summary = _SPACES.sub(" ", html.unescape(summary)).strip()
+    if len(summary) > _SUMMARY:
+        summary = summary[:_SUMMARY] + "..."
+    if summary and summary.lower() != f"{status} {phrase}".lower():
+        message += f" ({summary})"
+    return message
+
+
 def error_class_for_status(status: int) -> type[APIStatusError]:
     """The exception class for an HTTP status code."""
     if status >= 500:
@@ -287,22 +322,46 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
 
 
 def error_from_response(
-    status: int, content: bytes, request_id: str | None = None
+    status: int,
+    content: bytes,
+    request_id: str | None = None,
+    *,
+    content_type: str | None = None,
 ) -> APIStatusError:
-    """Build the typed error for an error answer, whatever its body looks like."""
+    """Build the typed error for an error answer, whatever its body looks like.
+
+    An HTML page (what proxies and gateways send) gives a short message, the status with its
+    reason phrase and the page's title; the page itself stays on ``body``.
+
+    Example:
+        >>> page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        >>> err = error_from_response(502, page, content_type="text/html")
+        >>> str(err), err.body == page.decode()
+        ('502 Bad Gateway: the server answered with an HTML page (HTTP 502)', True)
+    """
     text = content.decode("utf-8", errors="replace")
     body: Any
     try:
         body = json.loads(content) if content else None
     except ValueError:
         body = text
-    message, code = _message_from_body(body, text)
+    summary = _html_summary(status, content, content_type) if body is text else None
+    if summary is not None:
+        message, code = summary, None
+    else:
+        message, code = _message_from_body(body, text)
     cls = error_class_for_status(status)
     return cls(message, status_code=status, request_id=request_id, body=body, code=code)
 
 
-def error_from_stream_payload(payload: Any, request_id: str | None = None) -> APIError:
-    """Build the typed error for an ``error`` event sent in the middle of a stream."""
+def error_from_stream_payload(
+    payload: Any, request_id: str | None = None, *, in_stream: bool = True
+) -> APIError:
+    """Build the typed error for an ``error`` payload.
+
+    ``in_stream``: the error came as an event in the middle of a stream (marked
+    ``from_stream_event``); otherwise it is the whole answer to a stream request.
+    """
     message, code = _message_from_body(payload, json.dumps(payload, default=str))
     err = payload.get("error", payload) if isinstance(payload, dict) else {}
     status = err.get("code") if isinstance(err, dict) else None
@@ -312,12 +371,13 @@ def error_from_stream_payload(payload: Any, request_id: str | None = None) -> AP
         cls: type[APIError] = error_class_for_status(status)
     else:
         cls, status = APIError, None
+    where = "in the stream" if in_stream else "instead of a stream"
     err = cls(
-        f"the server reported an error in the stream: {message}",
+        f"the server reported an error {where}: {message}",
         status_code=status,
         request_id=request_id,
         body=payload,
         code=code,
     )
-    err.from_stream_event = True
+    err.from_stream_event = in_stream
     return err

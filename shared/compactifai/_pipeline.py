@@ -5,11 +5,31 @@ Both clients, and through them every framework integration, send every request t
 they share (what to retry, how long to wait, how to read an answer or an event) lives in
 module-level functions so that it exists once.
 
-Retry rules: 408, 409, 429, 5xx, connection failures, timeouts and unreadable bodies are
-retried up to ``max_retries`` times with jittered exponential backoff, honouring the server's
-``Retry-After`` (seconds or an HTTP date, capped by ``max_retry_delay``). 400, 401, 403, 404
-and 422 never are. A stream is retried only until its first event reaches the caller; after
-that a failure raises :class:`StreamInterruptedError` saying how much was received.
+Retry rules: 408, 409, 429, 5xx, connection failures and timeouts are retried up to
+``max_retries`` times with jittered exponential backoff, honouring the server's ``Retry-After``
+(seconds or an HTTP date, capped by ``max_retry_delay``). 400, 401, 403, 404 and 422 never are.
+
+Unreadable answers: a 2xx whose body cannot be read (not JSON, a malformed stream event, a
+stream without any event) raises :class:`ResponseDecodeError`. It is retried for GET (and for
+the read-only POST of the usage statistics, sent with ``idempotent=True``), never for the
+other POSTs (chat, completions, transcriptions): the server may already have done, and billed,
+the work, and sending it again would do it twice. Such an error has ``retryable`` False.
+
+Streams are retried only until their first event reaches the caller; after that a failure
+raises :class:`StreamInterruptedError` saying how much was received. How a stream ends:
+
+- ``data: [DONE]``: complete. What follows it (normally only the chunked-encoding terminator)
+  is read, at most ``_DRAIN_BYTES`` (and, async, for at most ``_DRAIN_SECONDS``; sync, each
+  read is bounded by the read timeout), so the connection goes back to the pool.
+- the body ends cleanly without ``[DONE]`` after every choice received a ``finish_reason``:
+  complete too (logged at debug level): the answer is whole, only the marker is missing.
+- the body ends without ``[DONE]`` before that: :class:`StreamInterruptedError` saying after
+  how many events and that no (or not every) ``finish_reason`` came; with no event at all,
+  :class:`ResponseDecodeError`.
+- a server that ignores ``stream: true`` and answers with a JSON body (``Content-Type:
+  application/json``): a chat or text completion is yielded as one final chunk (a chat
+  completion converted to the ``chat.completion.chunk`` shape: ``delta`` carries the message,
+  tool calls get their ``index``); an ``{"error": ...}`` body raises its typed error.
 """
 
 from __future__ import annotations
@@ -31,6 +51,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     CompactifAIError,
+    InvalidRequestError,
     ResponseDecodeError,
     StreamInterruptedError,
     error_from_response,
@@ -52,6 +73,20 @@ _LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=10, keepal
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 _DONE = "[DONE]"
+#: Methods whose unreadable 2xx answer may be asked again: they change nothing on the server.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: After ``[DONE]``: how much more is read to reach the end of the body (and free the connection).
+_DRAIN_BYTES = 4096
+_DRAIN_SECONDS = 1.0
+#: What a transport error whose own message is empty means.
+_TRANSPORT_WORDS: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectError, "could not connect to the server"),
+    (httpx.ReadError, "the connection was reset or closed by the server while reading"),
+    (httpx.WriteError, "the connection was reset or closed by the server while sending"),
+    (httpx.RemoteProtocolError, "the server closed the connection or broke the HTTP protocol"),
+    (httpx.ProxyError, "the proxy failed"),
+    (httpx.TimeoutException, "no answer in time"),
+)
 
 
 # ---------------------------------------------------------------- shared decisions
@@ -101,10 +136,27 @@ def retry_delay(
     return backoff * (1.0 - 0.25 * rand())
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message``; for an empty message (asyncio's ``ReadError()``), what the type means
+    and the exception underneath it. Transport messages never hold the request's headers."""
+    text = str(exc).strip()
+    if not text:
+        text = next(
+            (words for kind, words in _TRANSPORT_WORDS if isinstance(exc, kind)),
+            "the connection failed",
+        )
+        inner = exc.__cause__ or exc.__context__
+        if inner is not None:
+            detail = str(inner).strip()
+            name = type(inner).__name__
+            text += f" ({name}: {detail})" if detail else f" ({name})"
+    return f"{type(exc).__name__}: {text}"
+
+
 def _transport_error(exc: httpx.TransportError, what: str) -> APIConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"timed out {what} ({type(exc).__name__})")
-    return APIConnectionError(f"connection failed {what}: {type(exc).__name__}: {exc}")
+        return APITimeoutError(f"timed out {what} ({_describe(exc)})")
+    return APIConnectionError(f"connection failed {what}: {_describe(exc)}")
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -114,7 +166,23 @@ def _request_id(response: httpx.Response) -> str | None:
 
 
 def _status_error(response: httpx.Response, content: bytes) -> APIError:
-    return error_from_response(response.status_code, content, _request_id(response))
+    return error_from_response(
+        response.status_code,
+        content,
+        _request_id(response),
+        content_type=response.headers.get("content-type"),
+    )
+
+
+def _is_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return "json" in content_type.partition(";")[0].lower()
+
+
+def _final_if_unsafe(err: CompactifAIError, idempotent: bool) -> None:
+    """An unreadable 2xx answer to a POST is not sent again: the work may be done (and billed)."""
+    if not idempotent and isinstance(err, ResponseDecodeError):
+        err.retryable = False
 
 
 def _parse_json(response: httpx.Response, content: bytes) -> Any:
@@ -130,45 +198,182 @@ def _parse_json(response: httpx.Response, content: bytes) -> Any:
         ) from None
 
 
-def _event_payload(event: ServerSentEvent, request_id: str | None) -> Any:
-    """The JSON payload of a stream event, or None for ``[DONE]``; errors become exceptions."""
-    data = event.data
-    if data == _DONE:
-        return None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise ResponseDecodeError(
-            f"the stream carried a data line that is not JSON: {data[:200]!r}",
-            request_id=request_id,
-        ) from None
-    if type(payload) is not dict:
-        raise ResponseDecodeError(
-            f"the stream carried a non-object payload: {data[:200]!r}", request_id=request_id
+def _tool_call_delta(call: Any, position: int) -> Any:
+    return {"index": position, **call} if isinstance(call, dict) else call
+
+
+def _as_chunk(answer: dict[str, Any]) -> dict[str, Any]:
+    """A complete answer in the shape of a stream chunk.
+
+    A chat completion becomes a ``chat.completion.chunk`` whose choices carry the message as
+    ``delta`` (role, content, tool calls with their ``index``...), with ``finish_reason`` and
+    ``usage`` kept; a text completion already has the shape of its chunks.
+    """
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not any(
+        isinstance(c, dict) and "message" in c for c in choices
+    ):
+        return answer
+    converted: list[Any] = []
+    for position, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            converted.append(choice)
+            continue
+        message = choice.get("message")
+        delta: dict[str, Any] = {}
+        if isinstance(message, dict):
+            delta = {k: v for k, v in message.items() if v is not None}
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                delta["tool_calls"] = [_tool_call_delta(c, i) for i, c in enumerate(calls)]
+        out = {k: v for k, v in choice.items() if k != "message"}
+        out.setdefault("index", position)
+        out["delta"] = delta
+        out.setdefault("finish_reason", None)
+        converted.append(out)
+    return {**answer, "object": "chat.completion.chunk", "choices": converted}
+
+
+class _StreamState:
+    """One attempt at a stream: turns events into payloads and remembers what the end needs.
+
+    ``open`` and ``finished`` hold the indexes of the choices seen without and with a
+    ``finish_reason``: a body that ends without ``[DONE]`` is complete when every choice seen
+    has finished.
+    """
+
+    __slots__ = ("cost", "finished", "limit", "open", "request_id")
+
+    def __init__(self, limit: Any, cost: int) -> None:
+        self.limit = limit
+        self.cost = cost
+        self.request_id: str | None = None
+        self.open: set[Any] = set()
+        self.finished: set[Any] = set()
+
+    def payload(self, event: ServerSentEvent) -> dict[str, Any] | None:
+        """The JSON payload of an event, or None for ``[DONE]``; errors become exceptions."""
+        data = event.data
+        if data == _DONE:
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise ResponseDecodeError(
+                f"the stream carried a data line that is not JSON: {data[:200]!r}",
+                request_id=self.request_id,
+            ) from None
+        if type(payload) is not dict:
+            raise ResponseDecodeError(
+                f"the stream carried a non-object payload: {data[:200]!r}",
+                request_id=self.request_id,
+            )
+        if "error" in payload or event.event == "error":
+            raise error_from_stream_payload(payload, self.request_id)
+        choices = payload.get("choices")
+        if choices:
+            try:
+                for choice in choices:
+                    if choice.get("finish_reason") is None:
+                        self.open.add(choice.get("index", 0))
+                    else:
+                        self.finished.add(choice.get("index", 0))
+            except (AttributeError, TypeError):
+                pass  # malformed choices: the end-of-stream rule just cannot count them
+        limit = self.limit
+        if limit is not None and payload.get("usage"):
+            limit.correct(self.cost, _used_tokens(payload) or self.cost)
+        return payload
+
+    def whole_answer(self, response: httpx.Response, content: bytes) -> dict[str, Any]:
+        """A complete JSON answer to a stream request, as the stream's one chunk."""
+        answer = _parse_json(response, content)
+        if type(answer) is not dict:
+            raise ResponseDecodeError(
+                "the server answered a stream request with JSON that is not an object: "
+                f"{content[:200].decode('utf-8', 'replace')!r}",
+                status_code=response.status_code,
+                request_id=self.request_id,
+            )
+        if "error" in answer:
+            raise error_from_stream_payload(answer, self.request_id, in_stream=False)
+        logger.debug("the server ignored stream: true; its JSON answer is yielded as one chunk")
+        if self.limit is not None and answer.get("usage"):
+            self.limit.correct(self.cost, _used_tokens(answer) or self.cost)
+        return _as_chunk(answer)
+
+    def ended(self, received: int) -> None:
+        """The body ended cleanly without ``[DONE]``: return if complete, else raise."""
+        finished = self.finished
+        if finished and self.open <= finished:
+            logger.debug(
+                "stream ended without [DONE] after %d event(s), every choice with a "
+                "finish_reason: treated as complete",
+                received,
+            )
+            return
+        if not received:
+            raise ResponseDecodeError(
+                "the stream ended before its [DONE] marker without any event: there is no answer",
+                request_id=self.request_id,
+            )
+        before = "before every choice had a finish_reason" if finished else (
+            "before any finish_reason"
         )
-    if "error" in payload or event.event == "error":
-        raise error_from_stream_payload(payload, request_id)
-    return payload
-
-
-def _incomplete(request_id: str | None) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        "the stream ended before its [DONE] marker: the answer is incomplete",
-        request_id=request_id,
-    )
+        raise StreamInterruptedError(
+            f"the connection closed after {received} event(s) without [DONE] and {before}: "
+            "what was received is partial and was not retried",
+            events_received=received,
+            request_id=self.request_id,
+        )
 
 
 def _interrupted(err: CompactifAIError, received: int, request_id: str | None) -> NoReturn:
+    if isinstance(err, StreamInterruptedError):
+        raise err
     if isinstance(err, APIError) and err.from_stream_event:
         # The server itself reported an error mid-stream: raise it typed, saying it is partial.
         err.events_received = received
         raise err
+    # The message only: the request id is ours to show, once.
+    detail = err.message if isinstance(err, APIError) else str(err)
     raise StreamInterruptedError(
-        f"the stream broke after {received} event(s) had been delivered, so what was "
-        f"received is partial and the request was not retried: {err}",
+        f"the stream broke after {received} event(s): {detail}; what was received is "
+        "partial and was not retried",
         events_received=received,
         request_id=request_id,
     ) from err
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    """Read the end of the body after ``[DONE]`` so the connection can serve the next call."""
+    left = _DRAIN_BYTES
+    try:
+        for raw in chunks:
+            left -= len(raw)
+            if left < 0:
+                logger.debug("more than %d bytes after [DONE]: connection dropped", _DRAIN_BYTES)
+                return
+    except httpx.TransportError as exc:  # the answer is whole; only the connection is lost
+        logger.debug("after [DONE]: %s", _describe(exc))
+
+
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    """The async :func:`_drain`, bounded in time too (the connection is dropped past it)."""
+    import anyio  # httpx's own dependency; imported on first use only
+
+    left = _DRAIN_BYTES
+    with anyio.move_on_after(_DRAIN_SECONDS):
+        try:
+            async for raw in chunks:
+                left -= len(raw)
+                if left < 0:
+                    logger.debug(
+                        "more than %d bytes after [DONE]: connection dropped", _DRAIN_BYTES
+                    )
+                    return
+        except httpx.TransportError as exc:
+            logger.debug("after [DONE]: %s", _describe(exc))
 
 
 def _log_retry(method: str, path: str, err: CompactifAIError, delay: float, attempt: int) -> None:
@@ -189,7 +394,11 @@ def _merge_headers(extra: Mapping[str, str] | None, base: dict[str, str]) -> dic
     headers = dict(base)
     for name, value in extra.items():
         if name.lower() == "authorization":
-            raise APIError("extra_headers may not set Authorization: pass the key as api_key")
+            raise InvalidRequestError(
+                "extra_headers may not set Authorization: pass the key as api_key=... "
+                "when building the client",
+                param="extra_headers",
+            )
         headers[name] = value
     return headers
 
@@ -299,8 +508,15 @@ class SyncPipeline(_PipelineBase):
         data: Mapping[str, Any] | None = None,
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send a request and return its parsed JSON answer, retrying what may be retried."""
+        """Send a request and return its parsed JSON answer, retrying what may be retried.
+
+        ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
+        be asked for again.
+        """
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
         client = self.http_client
         request = self._build(
             client, method, path, body=body, files=files, data=data, timeout=timeout,
@@ -329,6 +545,7 @@ class SyncPipeline(_PipelineBase):
                 cause: BaseException = exc
             except CompactifAIError as exc:
                 err = cause = exc
+                _final_if_unsafe(err, idempotent)
             if not err.retryable or attempt >= self.config.max_retries:
                 raise err from (cause if cause is not err else None)
             delay = self._delay(attempt, err, headers)
@@ -354,10 +571,11 @@ class SyncPipeline(_PipelineBase):
         limit = self.config.rate_limit
         cost = _estimate(limit, body)
         attempt = 0
+        idempotent = method in _IDEMPOTENT_METHODS
         while True:
             received = 0
             headers = None
-            request_id = None
+            state = _StreamState(limit, cost)
             if limit is not None:
                 wait = limit.reserve(cost)
                 if wait > 0:
@@ -366,23 +584,30 @@ class SyncPipeline(_PipelineBase):
                 response = client.send(request, stream=True)
                 try:
                     headers = response.headers
-                    request_id = _request_id(response)
+                    state.request_id = _request_id(response)
                     if response.status_code >= 400:
                         raise _status_error(response, response.read())
+                    if _is_json(response):
+                        yield state.whole_answer(response, response.read())
+                        return
                     decoder = SSEDecoder()
-                    for raw in response.iter_bytes():
+                    chunks = response.iter_bytes()
+                    for raw in chunks:
                         for event in decoder.feed(raw):
-                            payload = _event_payload(event, request_id)
+                            payload = state.payload(event)
                             if payload is None:
+                                _drain(chunks)
                                 return
-                            if limit is not None and payload.get("usage"):
-                                limit.correct(cost, _used_tokens(payload) or cost)
                             yield payload
                             received += 1
                     for event in decoder.flush():
-                        if _event_payload(event, request_id) is None:
+                        payload = state.payload(event)
+                        if payload is None:
                             return
-                    raise _incomplete(request_id)
+                        yield payload
+                        received += 1
+                    state.ended(received)
+                    return
                 finally:
                     response.close()
             except httpx.TransportError as exc:
@@ -390,8 +615,9 @@ class SyncPipeline(_PipelineBase):
                 cause: BaseException = exc
             except CompactifAIError as exc:
                 err = cause = exc
+                _final_if_unsafe(err, idempotent)
             if received:
-                _interrupted(err, received, request_id)
+                _interrupted(err, received, state.request_id)
             if not err.retryable or attempt >= self.config.max_retries:
                 raise err from (cause if cause is not err else None)
             delay = self._delay(attempt, err, headers)
@@ -469,8 +695,15 @@ class AsyncPipeline(_PipelineBase):
         data: Mapping[str, Any] | None = None,
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send a request and return its parsed JSON answer, retrying what may be retried."""
+        """Send a request and return its parsed JSON answer, retrying what may be retried.
+
+        ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
+        be asked for again.
+        """
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
         client = await self.http_client()
         request = self._build(
             client, method, path, body=body, files=files, data=data, timeout=timeout,
@@ -499,6 +732,7 @@ class AsyncPipeline(_PipelineBase):
                 cause: BaseException = exc
             except CompactifAIError as exc:
                 err = cause = exc
+                _final_if_unsafe(err, idempotent)
             if not err.retryable or attempt >= self.config.max_retries:
                 raise err from (cause if cause is not err else None)
             delay = self._delay(attempt, err, headers)
@@ -524,10 +758,11 @@ class AsyncPipeline(_PipelineBase):
         limit = self.config.rate_limit
         cost = _estimate(limit, body)
         attempt = 0
+        idempotent = method in _IDEMPOTENT_METHODS
         while True:
             received = 0
             headers = None
-            request_id = None
+            state = _StreamState(limit, cost)
             if limit is not None:
                 wait = limit.reserve(cost)
                 if wait > 0:
@@ -536,23 +771,30 @@ class AsyncPipeline(_PipelineBase):
                 response = await client.send(request, stream=True)
                 try:
                     headers = response.headers
-                    request_id = _request_id(response)
+                    state.request_id = _request_id(response)
                     if response.status_code >= 400:
                         raise _status_error(response, await response.aread())
+                    if _is_json(response):
+                        yield state.whole_answer(response, await response.aread())
+                        return
                     decoder = SSEDecoder()
-                    async for raw in response.aiter_bytes():
+                    chunks = response.aiter_bytes()
+                    async for raw in chunks:
                         for event in decoder.feed(raw):
-                            payload = _event_payload(event, request_id)
+                            payload = state.payload(event)
                             if payload is None:
+                                await _adrain(chunks)
                                 return
-                            if limit is not None and payload.get("usage"):
-                                limit.correct(cost, _used_tokens(payload) or cost)
                             yield payload
                             received += 1
                     for event in decoder.flush():
-                        if _event_payload(event, request_id) is None:
+                        payload = state.payload(event)
+                        if payload is None:
                             return
-                    raise _incomplete(request_id)
+                        yield payload
+                        received += 1
+                    state.ended(received)
+                    return
                 finally:
                     await response.aclose()
             except httpx.TransportError as exc:
@@ -560,8 +802,9 @@ class AsyncPipeline(_PipelineBase):
                 cause: BaseException = exc
             except CompactifAIError as exc:
                 err = cause = exc
+                _final_if_unsafe(err, idempotent)
             if received:
-                _interrupted(err, received, request_id)
+                _interrupted(err, received, state.request_id)
             if not err.retryable or attempt >= self.config.max_retries:
                 raise err from (cause if cause is not err else None)
             delay = self._delay(attempt, err, headers)

@@ -3,7 +3,9 @@
 The decoder works on bytes and splits on line ends only, so a UTF-8 character cut in two by
 the network never reaches a decoder half-read. It follows the SSE spec: LF, CRLF and CR line
 ends; several ``data:`` lines joined by ``\\n``; comment lines (``:``) ignored; ``event:``,
-``id:`` and ``retry:`` fields; a blank line dispatches the event.
+``id:`` and ``retry:`` fields; a blank line dispatches the event. As the WHATWG standard says, a
+block without any ``data:`` line (``event: ping`` alone) dispatches nothing: the blank line only
+resets the pending event type and retry.
 
 Example:
     >>> from compactifai._sse import SSEDecoder
@@ -70,8 +72,11 @@ class SSEDecoder:
                 value = line[5:]
                 self._data.append(value[1:] if value[:1] == b" " else value)
             elif not line:
-                if self._data or self._event is not None:
+                if self._data:
                     events.append(self._dispatch())
+                else:  # a block without data: nothing to dispatch, forget its fields
+                    self._event = None
+                    self._retry = None
             else:
                 self._field(line)
         return events

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import time
 from typing import Any
 
 import httpx
@@ -398,9 +397,10 @@ def test_per_request_timeout_is_applied() -> None:
     assert seen[1]["read"] == 30
 
 
-def test_no_real_sleeping_in_this_module() -> None:
-    start = time.monotonic()
+def test_the_pipeline_waits_the_backoff_between_attempts_and_no_more() -> None:
+    """Two 503s then an answer: the pipeline asks to wait 0.5 s, then 1 s, and nothing else."""
     rec = Recorder(error(503), error(503), json_response(OK))
-    client, _ = client_with_sleeps(rec)
+    client, sleeps = client_with_sleeps(rec)
     client.chat_completion(**CHAT)
-    assert time.monotonic() - start < 1.0
+    assert sleeps.calls == [0.5, 1.0]
+    assert len(rec.requests) == 3
