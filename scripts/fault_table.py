@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.reliability.faults import MID_STREAM, PERMANENT, TRANSIENT
+from tests.reliability.faults import MID_STREAM, NOT_RESENT, PERMANENT, TRANSIENT
 from tests.reliability.surfaces import SURFACES
 
 MODES = ("call", "acall", "stream", "astream")
@@ -31,6 +31,9 @@ def main() -> None:
               f"`max_retries` | {2 * cells()} |")
     for fault, err in PERMANENT.items():
         print(f"| {fault} | `{err.__name__}` at once, never retried | {cells()} |")
+    for fault, err in NOT_RESENT.items():
+        print(f"| {fault} | `{err.__name__}` at once: an answer to a POST may have been "
+              f"generated and billed, so it is never sent again | {cells()} |")
     for fault, err in MID_STREAM.items():
         print(f"| {fault} | `{err.__name__}` naming the events already delivered, never "
               f"retried | {cells(streamed_only=True)} |")

@@ -7,6 +7,7 @@ configured timeout and retry budget (measured, with generous slack for a busy ma
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -17,6 +18,7 @@ from compactifai import (
     AsyncCompactifAIClient,
     CompactifAIClient,
     InternalServerError,
+    ResponseDecodeError,
     StreamInterruptedError,
 )
 from compactifai.local import LocalServer
@@ -41,15 +43,31 @@ def client(server: LocalServer, **kwargs: object) -> CompactifAIClient:
     return CompactifAIClient(api_key=server.api_key, base_url=server.base_url, **kwargs)
 
 
-@pytest.mark.parametrize("name", ["429", "429-date", "500", "502", "503", "504", "drop",
-                                  "malformed-json"])
-def test_transient_faults_end_in_success(local_server: LocalServer, name: str) -> None:
+@pytest.mark.parametrize("name", ["429", "429-date", "500", "502", "503", "504", "drop"])
+def test_transient_faults_end_in_success(
+    local_server: LocalServer, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with client(local_server) as c:
+        healthy = c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4, temperature=0)
         started = time.monotonic()
-        answer = c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4, temperature=0,
-                                   extra_headers=fault(name))
-        assert answer.choices[0].message.content is not None
+        with caplog.at_level(logging.INFO, logger="compactifai"):
+            answer = c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4,
+                                       temperature=0, extra_headers=fault(name))
+        # The fault was met and retried once, and the answer is the healthy one, whole.
+        retries = [r for r in caplog.records if "; retry " in r.getMessage()]
+        assert len(retries) == 1, [r.getMessage() for r in caplog.records]
+        assert answer.choices[0].message.content == healthy.choices[0].message.content
         assert time.monotonic() - started < 30
+
+
+def test_an_unreadable_answer_is_not_sent_again(
+    local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with client(local_server) as c, caplog.at_level(logging.INFO, logger="compactifai"):
+        with pytest.raises(ResponseDecodeError):
+            c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4,
+                              extra_headers=fault("malformed-json"))
+        assert not [r for r in caplog.records if "; retry " in r.getMessage()]
 
 
 def test_persistent_fault_ends_typed_after_the_retries(local_server: LocalServer) -> None:
@@ -91,16 +109,20 @@ def test_broken_streams_are_never_presented_as_complete(local_server: LocalServe
                                       temperature=0, extra_headers=fault(name, times=None)))
 
 
-def test_async_transient_fault_and_stall(local_server: LocalServer) -> None:
+def test_async_transient_fault_and_stall(
+    local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
     async def run() -> None:
         c = AsyncCompactifAIClient(api_key=local_server.api_key, base_url=local_server.base_url,
                                    max_retries=2, max_retry_delay=1.0, timeout=0.5)
         answer = await c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4,
                                          extra_headers=fault("drop"), timeout=60)
-        assert answer.choices
+        assert answer.choices[0].message.content
+        assert sum("; retry " in r.getMessage() for r in caplog.records) == 1
         with pytest.raises(APITimeoutError):
             await c.chat_completion(model=MODEL, messages=MESSAGES, max_tokens=4,
                                     extra_headers=fault("stall", times=None, seconds=5))
         await c.aclose()
 
-    asyncio.run(run())
+    with caplog.at_level(logging.INFO, logger="compactifai"):
+        asyncio.run(run())

@@ -141,9 +141,13 @@ TRANSIENT = {
     "504": InternalServerError,
     "connection refused": APIConnectionError,
     "reset before response": APIConnectionError,
+    "stalled headers": APITimeoutError,
+}
+#: Unreadable answers to a POST: the server may have generated (and billed) the answer, so
+#: the request is never sent again: one request, then this error.
+NOT_RESENT: dict[str, type[CompactifAIError]] = {
     "malformed json": ResponseDecodeError,
     "malformed sse line": ResponseDecodeError,
-    "stalled headers": APITimeoutError,
 }
 #: Faults no retry may cure: one request, then this error.
 PERMANENT: dict[str, type[CompactifAIError]] = {

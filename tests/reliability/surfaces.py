@@ -174,3 +174,24 @@ def unwrap(err: BaseException) -> BaseException:
     """The transport's error inside a loader's per-file error (which names the file)."""
     inner = getattr(err, "error", None)
     return inner if isinstance(inner, BaseException) else err
+
+
+def answer_text(result: Any) -> str:
+    """The text a surface delivered, whatever its type: what the healthy server said."""
+    if isinstance(result, str):
+        return result
+    if isinstance(result, list):
+        if result and type(result[0]).__name__ == "ChatResponse":
+            return "".join(r.delta or "" for r in result)  # streamed: the deltas
+        return "".join(answer_text(item) for item in result)
+    if isinstance(result, dict):  # a transport stream chunk
+        return "".join(c["delta"].get("content") or "" for c in result.get("choices", []))
+    if hasattr(result, "choices"):  # ChatCompletion
+        return "".join(c.message.content or "" for c in result.choices)
+    if hasattr(result, "message"):  # LlamaIndex ChatResponse
+        return str(result.message.content or "")
+    if hasattr(result, "page_content"):  # LangChain Document
+        return str(result.page_content)
+    if hasattr(result, "text"):  # LlamaIndex Document
+        return str(result.text)
+    return str(result.content)  # AIMessage, AIMessageChunk

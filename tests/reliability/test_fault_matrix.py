@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from compactifai import CompactifAIError, StreamInterruptedError
-from tests.reliability.faults import MID_STREAM, PERMANENT, TRANSIENT, FaultyServer
-from tests.reliability.surfaces import SURFACES, Surface, unwrap
+from tests.reliability.faults import MID_STREAM, NOT_RESENT, PERMANENT, TRANSIENT, FaultyServer
+from tests.reliability.surfaces import SURFACES, Surface, answer_text, unwrap
 
 MODES = ["call", "acall", "stream", "astream"]
 RETRIES = 2
@@ -38,7 +38,8 @@ def _cells(faults: dict[str, Any]) -> list[Any]:
 @pytest.mark.parametrize(("surface", "mode", "fault"), _cells(TRANSIENT))
 def test_transient_fault_is_retried_to_success(surface: Surface, mode: str, fault: str) -> None:
     server = FaultyServer(fault, times=1)
-    assert _run(surface, mode, server)
+    # The answer after the retry is the healthy server's, whole; and a retry did happen.
+    assert answer_text(_run(surface, mode, server)) == "Hello"
     assert server.requests == 2
 
 
@@ -57,6 +58,15 @@ def test_permanent_fault_is_never_retried(surface: Surface, mode: str, fault: st
     with pytest.raises(CompactifAIError) as info:
         _run(surface, mode, server)
     assert isinstance(unwrap(info.value), PERMANENT[fault]), repr(info.value)
+    assert server.requests == 1
+
+
+@pytest.mark.parametrize(("surface", "mode", "fault"), _cells(NOT_RESENT))
+def test_unreadable_answer_is_never_sent_again(surface: Surface, mode: str, fault: str) -> None:
+    server = FaultyServer(fault, times=1)  # a second request would succeed: none is made
+    with pytest.raises(CompactifAIError) as info:
+        _run(surface, mode, server)
+    assert isinstance(unwrap(info.value), NOT_RESENT[fault]), repr(info.value)
     assert server.requests == 1
 
 
