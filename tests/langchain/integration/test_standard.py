@@ -70,7 +70,11 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
 
     @property
     def supports_image_inputs(self) -> bool:
-        return True
+        # The local model takes no images. With False, test_anthropic_inputs runs its
+        # Anthropic-format text, tool_use and thinking blocks without the image block, and
+        # test_image_inputs is skipped; the refusal of an image before any request is tested
+        # in test_local_server.py (test_image_refused_before_the_chat_request).
+        return False
 
     @property
     def supports_image_urls(self) -> bool:
@@ -128,11 +132,6 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
 
     @pytest.mark.xfail(reason=NO_IMAGES, raises=ModelCapabilityError, strict=True)
     @pytest.mark.usefixtures("no_downloads")
-    def test_image_inputs(self, model: BaseChatModel) -> None:
-        super().test_image_inputs(model)
-
-    @pytest.mark.xfail(reason=NO_IMAGES, raises=ModelCapabilityError, strict=True)
-    @pytest.mark.usefixtures("no_downloads")
     def test_image_tool_message(self, model: BaseChatModel) -> None:
         super().test_image_tool_message(model)
 
@@ -151,16 +150,6 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
     @pytest.mark.filterwarnings("ignore:LANGCHAIN_TESTS_USER_AGENT")
     def test_audio_inputs(self, model: BaseChatModel) -> None:
         super().test_audio_inputs(model)
-
-    @pytest.mark.usefixtures("no_downloads")
-    def test_anthropic_inputs(self, model: BaseChatModel, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Anthropic-format blocks (cache_control text, tool_use, thinking) without the image.
-
-        The local model takes no images (``test_image_inputs`` xfails for that, strictly);
-        everything else this test sends must convert and be answered.
-        """
-        monkeypatch.setattr(type(self), "supports_image_inputs", property(lambda _: False))
-        super().test_anthropic_inputs(model)
 
     _ONE_MODEL = (
         "the local server serves a single chat model (smollm2-135m-instruct), so a per-call "
