@@ -242,11 +242,10 @@ class _StreamState:
     has finished.
     """
 
-    __slots__ = ("cost", "finished", "limit", "open", "request_id")
+    __slots__ = ("attempts", "finished", "open", "request_id")
 
-    def __init__(self, limit: Any, cost: int) -> None:
-        self.limit = limit
-        self.cost = cost
+    def __init__(self, attempts: _Attempts) -> None:
+        self.attempts = attempts
         self.request_id: str | None = None
         self.open: set[Any] = set()
         self.finished: set[Any] = set()
@@ -280,9 +279,8 @@ class _StreamState:
                         self.finished.add(choice.get("index", 0))
             except (AttributeError, TypeError):
                 pass  # malformed choices: the end-of-stream rule just cannot count them
-        limit = self.limit
-        if limit is not None and payload.get("usage"):
-            limit.correct(self.cost, _used_tokens(payload) or self.cost)
+        if "usage" in payload and self.attempts.limit is not None:
+            self.attempts.settle(payload)
         return payload
 
     def whole_answer(self, response: httpx.Response, content: bytes) -> dict[str, Any]:
@@ -298,8 +296,8 @@ class _StreamState:
         if "error" in answer:
             raise error_from_stream_payload(answer, self.request_id, in_stream=False)
         logger.debug("the server ignored stream: true; its JSON answer is yielded as one chunk")
-        if self.limit is not None and answer.get("usage"):
-            self.limit.correct(self.cost, _used_tokens(answer) or self.cost)
+        if "usage" in answer:
+            self.attempts.settle(answer)
         return _as_chunk(answer)
 
     def ended(self, received: int) -> None:
@@ -417,6 +415,66 @@ def _encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+class _Attempts:
+    """One call's attempts: each failure becomes the typed error to raise, or the wait before
+    the next try. The four send loops (sync/async x plain/streamed) share it, so what is
+    retried, how long to wait and when to stop are decided in one place.
+    """
+
+    __slots__ = ("attempt", "cost", "idempotent", "limit", "pipeline", "what")
+
+    def __init__(
+        self, pipeline: _PipelineBase, method: str, path: str, body: Any, *,
+        idempotent: bool | None, stream: bool,
+    ) -> None:
+        self.pipeline = pipeline
+        self.what = (method, path, stream)
+        self.idempotent = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        self.limit = pipeline.config.rate_limit
+        self.cost = _estimate(self.limit, body)
+        self.attempt = 0
+
+    def pace(self) -> float:
+        """Seconds to wait for the client-side rate limit before this attempt (0: none)."""
+        return self.limit.reserve(self.cost) if self.limit is not None else 0.0
+
+    def settle(self, payload: Any) -> None:
+        """Correct the rate limit's estimate with the tokens the answer says it used."""
+        if self.limit is not None:
+            self.limit.correct(self.cost, _used_tokens(payload) or self.cost)
+
+    def after_failure(
+        self,
+        exc: Exception,
+        headers: httpx.Headers | None,
+        received: int = 0,
+        request_id: str | None = None,
+    ) -> float:
+        """The wait before the next attempt, or raise the error the caller gets."""
+        method, path, stream = self.what
+        cause: BaseException | None = None
+        if isinstance(exc, httpx.TransportError):
+            where = f"on {method} {path}" + (" (stream)" if stream else "")
+            err: CompactifAIError = _transport_error(exc, where)
+            cause = exc
+        elif isinstance(exc, CompactifAIError):
+            err = exc
+            _final_if_unsafe(err, self.idempotent)
+        else:  # pragma: no cover - the loops catch only the two kinds above
+            raise exc
+        if received:
+            _interrupted(err, received, request_id)
+        config = self.pipeline.config
+        if not err.retryable or self.attempt >= config.max_retries:
+            raise err from cause
+        delay = retry_delay(
+            self.attempt, headers, config.max_retry_delay, rand=self.pipeline._sleep_rand
+        )
+        _log_retry(method, path, err, delay, self.attempt)
+        self.attempt += 1
+        return delay
+
+
 class _PipelineBase:
     """What the sync and async pipelines share: configuration and request building."""
 
@@ -457,9 +515,6 @@ class _PipelineBase:
         return client.build_request(
             method, url, content=content, headers=headers, timeout=timeout or self.config.timeout
         )
-
-    def _delay(self, attempt: int, err: CompactifAIError, headers: httpx.Headers | None) -> float:
-        return retry_delay(attempt, headers, self.config.max_retry_delay, rand=self._sleep_rand)
 
     def _new_client_kwargs(self) -> dict[str, Any]:
         return {
@@ -515,43 +570,28 @@ class SyncPipeline(_PipelineBase):
         ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
         be asked for again.
         """
-        if idempotent is None:
-            idempotent = method in _IDEMPOTENT_METHODS
         client = self.http_client
         request = self._build(
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
-        limit = self.config.rate_limit
-        cost = _estimate(limit, body)
-        attempt = 0
+        attempts = _Attempts(self, method, path, body, idempotent=idempotent, stream=False)
         while True:
+            wait = attempts.pace()
+            if wait > 0:
+                self._sleep(wait)
             headers = None
-            if limit is not None:
-                wait = limit.reserve(cost)
-                if wait > 0:
-                    self._sleep(wait)
             try:
                 response = client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    data = _parse_json(response, response.content)
-                    if limit is not None:
-                        limit.correct(cost, _used_tokens(data) or cost)
-                    return data
+                    answer = _parse_json(response, response.content)
+                    attempts.settle(answer)
+                    return answer
                 raise _status_error(response, response.content)
-            except httpx.TransportError as exc:
-                err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
-                cause: BaseException = exc
-            except CompactifAIError as exc:
-                err = cause = exc
-                _final_if_unsafe(err, idempotent)
-            if not err.retryable or attempt >= self.config.max_retries:
-                raise err from (cause if cause is not err else None)
-            delay = self._delay(attempt, err, headers)
-            _log_retry(method, path, err, delay, attempt)
+            except (httpx.TransportError, CompactifAIError) as exc:
+                delay = attempts.after_failure(exc, headers)
             self._sleep(delay)
-            attempt += 1
 
     def stream(
         self,
@@ -568,18 +608,14 @@ class SyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
-        limit = self.config.rate_limit
-        cost = _estimate(limit, body)
-        attempt = 0
-        idempotent = method in _IDEMPOTENT_METHODS
+        attempts = _Attempts(self, method, path, body, idempotent=None, stream=True)
         while True:
+            wait = attempts.pace()
+            if wait > 0:
+                self._sleep(wait)
             received = 0
             headers = None
-            state = _StreamState(limit, cost)
-            if limit is not None:
-                wait = limit.reserve(cost)
-                if wait > 0:
-                    self._sleep(wait)
+            state = _StreamState(attempts)
             try:
                 response = client.send(request, stream=True)
                 try:
@@ -610,20 +646,9 @@ class SyncPipeline(_PipelineBase):
                     return
                 finally:
                     response.close()
-            except httpx.TransportError as exc:
-                err: CompactifAIError = _transport_error(exc, f"on {method} {path} (stream)")
-                cause: BaseException = exc
-            except CompactifAIError as exc:
-                err = cause = exc
-                _final_if_unsafe(err, idempotent)
-            if received:
-                _interrupted(err, received, state.request_id)
-            if not err.retryable or attempt >= self.config.max_retries:
-                raise err from (cause if cause is not err else None)
-            delay = self._delay(attempt, err, headers)
-            _log_retry(method, path, err, delay, attempt)
+            except (httpx.TransportError, CompactifAIError) as exc:
+                delay = attempts.after_failure(exc, headers, received, state.request_id)
             self._sleep(delay)
-            attempt += 1
 
 
 # ---------------------------------------------------------------- async
@@ -702,43 +727,28 @@ class AsyncPipeline(_PipelineBase):
         ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
         be asked for again.
         """
-        if idempotent is None:
-            idempotent = method in _IDEMPOTENT_METHODS
         client = await self.http_client()
         request = self._build(
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
-        limit = self.config.rate_limit
-        cost = _estimate(limit, body)
-        attempt = 0
+        attempts = _Attempts(self, method, path, body, idempotent=idempotent, stream=False)
         while True:
+            wait = attempts.pace()
+            if wait > 0:
+                await self._sleep(wait)
             headers = None
-            if limit is not None:
-                wait = limit.reserve(cost)
-                if wait > 0:
-                    await self._sleep(wait)
             try:
                 response = await client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    data = _parse_json(response, response.content)
-                    if limit is not None:
-                        limit.correct(cost, _used_tokens(data) or cost)
-                    return data
+                    answer = _parse_json(response, response.content)
+                    attempts.settle(answer)
+                    return answer
                 raise _status_error(response, response.content)
-            except httpx.TransportError as exc:
-                err: CompactifAIError = _transport_error(exc, f"on {method} {path}")
-                cause: BaseException = exc
-            except CompactifAIError as exc:
-                err = cause = exc
-                _final_if_unsafe(err, idempotent)
-            if not err.retryable or attempt >= self.config.max_retries:
-                raise err from (cause if cause is not err else None)
-            delay = self._delay(attempt, err, headers)
-            _log_retry(method, path, err, delay, attempt)
+            except (httpx.TransportError, CompactifAIError) as exc:
+                delay = attempts.after_failure(exc, headers)
             await self._sleep(delay)
-            attempt += 1
 
     async def stream(
         self,
@@ -755,18 +765,14 @@ class AsyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
-        limit = self.config.rate_limit
-        cost = _estimate(limit, body)
-        attempt = 0
-        idempotent = method in _IDEMPOTENT_METHODS
+        attempts = _Attempts(self, method, path, body, idempotent=None, stream=True)
         while True:
+            wait = attempts.pace()
+            if wait > 0:
+                await self._sleep(wait)
             received = 0
             headers = None
-            state = _StreamState(limit, cost)
-            if limit is not None:
-                wait = limit.reserve(cost)
-                if wait > 0:
-                    await self._sleep(wait)
+            state = _StreamState(attempts)
             try:
                 response = await client.send(request, stream=True)
                 try:
@@ -797,17 +803,6 @@ class AsyncPipeline(_PipelineBase):
                     return
                 finally:
                     await response.aclose()
-            except httpx.TransportError as exc:
-                err: CompactifAIError = _transport_error(exc, f"on {method} {path} (stream)")
-                cause: BaseException = exc
-            except CompactifAIError as exc:
-                err = cause = exc
-                _final_if_unsafe(err, idempotent)
-            if received:
-                _interrupted(err, received, state.request_id)
-            if not err.retryable or attempt >= self.config.max_retries:
-                raise err from (cause if cause is not err else None)
-            delay = self._delay(attempt, err, headers)
-            _log_retry(method, path, err, delay, attempt)
+            except (httpx.TransportError, CompactifAIError) as exc:
+                delay = attempts.after_failure(exc, headers, received, state.request_id)
             await self._sleep(delay)
-            attempt += 1
