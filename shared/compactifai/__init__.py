@@ -20,7 +20,7 @@ from ._catalogue import (
     profile_from_table,
 )
 from ._checks import MAX_AUDIO_BYTES, AudioFileError, AudioFileNotFoundError
-from ._client import AsyncCompactifAIClient, AsyncStream, CompactifAIClient, Stream
+from ._client import AsyncCompactifAIClient, CompactifAIClient
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, ClientConfig
 from ._errors import (
     APIConnectionError,
@@ -45,6 +45,7 @@ from ._errors import (
     UnprocessableEntityError,
 )
 from ._ratelimit import RateLimit
+from ._streams import AsyncStream, Stream
 from ._version import __version__
 
 __all__ = [

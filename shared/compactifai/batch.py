@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from ._client import DEFAULT_TRANSCRIPTION_MODEL, AsyncCompactifAIClient, _chat_body
+from ._client import AsyncCompactifAIClient
 from ._config import SecretLike, TimeoutTypes
 from ._errors import (
     AuthenticationError,
@@ -53,6 +53,7 @@ from ._errors import (
     PermissionDeniedError,
 )
 from ._ratelimit import RateLimit
+from ._requests import DEFAULT_TRANSCRIPTION_MODEL, _chat_body
 
 if TYPE_CHECKING:
     import numpy as np

@@ -48,7 +48,6 @@ from ._checks import (
     check_audio_name,
     check_range,
 )
-from ._client import DEFAULT_TRANSCRIPTION_MODEL
 from ._config import Secret, SecretLike, TimeoutTypes
 from ._errors import (
     AuthenticationError,
@@ -57,6 +56,7 @@ from ._errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from ._requests import DEFAULT_TRANSCRIPTION_MODEL
 
 if TYPE_CHECKING:
     from ._client import AsyncCompactifAIClient, CompactifAIClient

@@ -14,7 +14,9 @@ MODULES = [
     "compactifai._config",
     "compactifai._errors",
     "compactifai._ratelimit",
+    "compactifai._requests",
     "compactifai._sse",
+    "compactifai._streams",
     "compactifai.transcripts",
     "compactifai.types",
 ]
