@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -90,8 +90,15 @@ def _profile_fallback(err: APIError, model_id: str) -> ModelProfile:
     return profile_from_table(model_id)
 
 
-class _ClientBase:
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+
+
+class _ClientBase(Generic[HttpClientT]):
+    """What both clients share: one constructor, the configuration, the model profiles."""
+
     _config: ClientConfig
+    #: SyncPipeline or AsyncPipeline: how this client sends.
+    _pipeline_class: ClassVar[type[SyncPipeline] | type[AsyncPipeline]]
 
     def __init__(
         self,
@@ -103,8 +110,9 @@ class _ClientBase:
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
+        http_client: HttpClientT | None = None,
     ) -> None:
-        self._config = ClientConfig.resolve(
+        config = ClientConfig.resolve(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
@@ -113,7 +121,12 @@ class _ClientBase:
             default_headers=default_headers,
             rate_limit=rate_limit,
         )
+        self._start(config, http_client)
+
+    def _start(self, config: ClientConfig, http_client: HttpClientT | None) -> None:
+        self._config = config
         self._profiles: dict[str, ModelProfile] | None = None
+        self._pipeline = type(self)._pipeline_class(config, http_client)  # type: ignore[arg-type]
 
     @property
     def base_url(self) -> str:
@@ -141,23 +154,13 @@ class _ClientBase:
         return (_rebuild_client, (type(self), self._config))
 
 
-def _rebuild_client(cls: type[_ClientBase], config: ClientConfig) -> _ClientBase:
+def _rebuild_client(cls: type[_ClientBase[Any]], config: ClientConfig) -> _ClientBase[Any]:
     client = cls.__new__(cls)
-    _ClientBase.__init__(
-        client,
-        api_key=config.api_key,
-        base_url=config.base_url,
-        timeout=config.timeout,
-        max_retries=config.max_retries,
-        max_retry_delay=config.max_retry_delay,
-        default_headers=config.default_headers,
-        rate_limit=config.rate_limit,
-    )
-    client._init_pipeline(None)  # type: ignore[attr-defined]
+    client._start(config, None)
     return client
 
 
-class CompactifAIClient(_ClientBase):
+class CompactifAIClient(_ClientBase[httpx.Client]):
     """Synchronous client for the CompactifAI API.
 
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``; the URL from ``base_url`` or
@@ -178,31 +181,8 @@ class CompactifAIClient(_ClientBase):
         ...     print(chunk["choices"][0]["delta"].get("content") or "", end="")
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: SecretLike = None,
-        base_url: str | None = None,
-        timeout: TimeoutTypes = None,
-        max_retries: int | None = None,
-        max_retry_delay: float | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        rate_limit: RateLimit | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_retry_delay=max_retry_delay,
-            default_headers=default_headers,
-            rate_limit=rate_limit,
-        )
-        self._init_pipeline(http_client)
-
-    def _init_pipeline(self, http_client: httpx.Client | None) -> None:
-        self._pipeline = SyncPipeline(self._config, http_client)
+    _pipeline_class = SyncPipeline
+    _pipeline: SyncPipeline
 
     # -- lifecycle
 
@@ -370,7 +350,7 @@ class CompactifAIClient(_ClientBase):
         return _parse(UsageStatistics, data)
 
 
-class AsyncCompactifAIClient(_ClientBase):
+class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
     """Asynchronous client for the CompactifAI API; the twin of :class:`CompactifAIClient`.
 
     One client may serve several event loops one after another (``asyncio.run`` twice): each
@@ -393,31 +373,8 @@ class AsyncCompactifAIClient(_ClientBase):
         >>> asyncio.run(main())  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: SecretLike = None,
-        base_url: str | None = None,
-        timeout: TimeoutTypes = None,
-        max_retries: int | None = None,
-        max_retry_delay: float | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        rate_limit: RateLimit | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_retry_delay=max_retry_delay,
-            default_headers=default_headers,
-            rate_limit=rate_limit,
-        )
-        self._init_pipeline(http_client)
-
-    def _init_pipeline(self, http_client: httpx.AsyncClient | None) -> None:
-        self._pipeline = AsyncPipeline(self._config, http_client)
+    _pipeline_class = AsyncPipeline
+    _pipeline: AsyncPipeline
 
     # -- lifecycle
 
