@@ -111,6 +111,7 @@ class _ClientBase(Generic[HttpClientT]):
         default_headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
         http_client: HttpClientT | None = None,
+        http_backend: str | None = None,
     ) -> None:
         config = ClientConfig.resolve(
             api_key=api_key,
@@ -120,6 +121,7 @@ class _ClientBase(Generic[HttpClientT]):
             max_retry_delay=max_retry_delay,
             default_headers=default_headers,
             rate_limit=rate_limit,
+            http_backend=http_backend,
         )
         self._start(config, http_client)
 

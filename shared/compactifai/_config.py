@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "HTTP_BACKENDS",
+    "HTTP_BACKEND_ENV",
     "USER_AGENT",
     "ClientConfig",
     "Secret",
@@ -39,6 +41,10 @@ __all__ = [
 
 API_KEY_ENV = "COMPACTIFAI_API_KEY"
 BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
+HTTP_BACKEND_ENV = "COMPACTIFAI_HTTP_BACKEND"
+#: What sends the async client's requests: httpx's own pool, or aiohttp under httpx's API
+#: (``httpx-aiohttp``, the ``aiohttp`` extra). The sync client always uses httpx.
+HTTP_BACKENDS = ("httpx", "aiohttp")
 DEFAULT_BASE_URL = "https://api.compactif.ai/v1"
 DEFAULT_MAX_RETRIES = 2
 #: Connect within 10 s; wait at most 120 s for an answer, or for the next chunk of a stream.
@@ -119,6 +125,24 @@ def _secret(value: SecretLike) -> Secret | None:
     return Secret(value) if value else None
 
 
+def _http_backend(name: str | None) -> str:
+    backend = (name or "httpx").strip().lower()
+    if backend not in HTTP_BACKENDS:
+        raise ConfigurationError(
+            f"http_backend must be one of {', '.join(HTTP_BACKENDS)}, not {name!r} "
+            f"(argument http_backend=... or the {HTTP_BACKEND_ENV} environment variable)"
+        )
+    if backend == "aiohttp":
+        import importlib.util
+
+        if importlib.util.find_spec("httpx_aiohttp") is None:
+            raise ConfigurationError(
+                "http_backend='aiohttp' needs the httpx-aiohttp package: "
+                "pip install 'compactifai-integrations[aiohttp]'"
+            )
+    return backend
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Everything a client needs to talk to the API; the key is kept as a ``SecretStr``.
@@ -136,6 +160,7 @@ class ClientConfig:
     max_retry_delay: float
     default_headers: Mapping[str, str]
     rate_limit: RateLimit | None = None
+    http_backend: str = "httpx"
 
     @classmethod
     def resolve(
@@ -148,6 +173,7 @@ class ClientConfig:
         max_retry_delay: float | None = None,
         default_headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
+        http_backend: str | None = None,
     ) -> ClientConfig:
         """Build a configuration from arguments, falling back to the environment."""
         key = _secret(api_key) or _secret(os.environ.get(API_KEY_ENV))
@@ -184,6 +210,7 @@ class ClientConfig:
             max_retry_delay=delay,
             default_headers=headers,
             rate_limit=rate_limit,
+            http_backend=_http_backend(http_backend or os.environ.get(HTTP_BACKEND_ENV)),
         )
 
     def headers(self) -> dict[str, str]:

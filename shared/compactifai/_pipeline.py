@@ -70,6 +70,7 @@ _MAX_BACKOFF = 8.0
 # (a readability syscall each), so a large idle pool costs O(n) per request. Measured at 200
 # concurrent requests: 10 idle -> ~1,190 req/s; 50 -> ~270; 100 -> ~100.
 _LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=10, keepalive_expiry=30)
+_AIOHTTP_LIMITS = httpx.Limits(max_connections=512, keepalive_expiry=30)
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _STREAM_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 _DONE = "[DONE]"
@@ -654,6 +655,17 @@ class SyncPipeline(_PipelineBase):
 # ---------------------------------------------------------------- async
 
 
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """aiohttp under httpx's API (httpx-aiohttp, as the openai SDK offers it).
+
+    aiohttp's connector does not scan its idle connections on each request, so it keeps as
+    many as the concurrency needs (the reason httpx's pool keeps only ``_LIMITS``' 10).
+    """
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport(limits=_AIOHTTP_LIMITS)
+
+
 async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
     """Parked async generator: the event loop's shutdown_asyncgens() closes the client."""
     try:
@@ -690,7 +702,10 @@ class AsyncPipeline(_PipelineBase):
         for old in [old for old in self._clients if old.is_closed()]:
             del self._clients[old]
             self._closers.pop(old, None)
-        client = httpx.AsyncClient(**self._new_client_kwargs())
+        kwargs = self._new_client_kwargs()
+        if self.config.http_backend == "aiohttp":
+            kwargs["transport"] = _aiohttp_transport()
+        client = httpx.AsyncClient(**kwargs)
         closer = _close_with_loop(client)
         await closer.__anext__()
         self._clients[loop] = client

@@ -8,6 +8,7 @@ accepts and how many are still open.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import threading
 import time
@@ -129,9 +130,17 @@ def test_sequential_sync_streams_share_one_connection(server: CountingServer) ->
     server.wait_closed()
 
 
-async def test_sequential_async_streams_share_one_connection(server: CountingServer) -> None:
+BACKENDS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(
+    importlib.util.find_spec("httpx_aiohttp") is None, reason="the aiohttp extra is not installed"
+))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_sequential_async_streams_share_one_connection(
+    server: CountingServer, backend: str
+) -> None:
     async with AsyncCompactifAIClient(
-        api_key="sk-test", base_url=server.base_url, max_retries=0
+        api_key="sk-test", base_url=server.base_url, max_retries=0, http_backend=backend
     ) as client:
         for _ in range(100):
             chunks = [c async for c in client.chat_completion_stream(**CHAT)]
@@ -152,10 +161,13 @@ def test_an_early_exit_closes_its_connection_and_the_next_call_works() -> None:
         assert server.accepted == 2  # the broken one, then one for the five whole streams
 
 
-async def test_an_async_early_exit_closes_its_connection_and_the_next_call_works() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_async_early_exit_closes_its_connection_and_the_next_call_works(
+    backend: str,
+) -> None:
     with CountingServer(events=2000) as server:
         async with AsyncCompactifAIClient(
-            api_key="sk-test", base_url=server.base_url, max_retries=0
+            api_key="sk-test", base_url=server.base_url, max_retries=0, http_backend=backend
         ) as client:
             stream = client.chat_completion_stream(**CHAT)
             async for _ in stream:
