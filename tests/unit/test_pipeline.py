@@ -404,3 +404,23 @@ def test_the_pipeline_waits_the_backoff_between_attempts_and_no_more() -> None:
     client.chat_completion(**CHAT)
     assert sleeps.calls == [0.5, 1.0]
     assert len(rec.requests) == 3
+
+
+def test_a_stream_asks_for_one_content_type_and_extra_headers_replace_ours() -> None:
+    """Our Accept and a caller's, in any letter case, never add up to a joined header."""
+    seen: list[list[str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get_list("accept"))
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"},
+            content=b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}'
+            b"\n\ndata: [DONE]\n\n",
+        )
+
+    client = compactifai.CompactifAIClient(
+        api_key="sk-test", http_client=httpx.Client(transport=httpx.MockTransport(answer))
+    )
+    list(client.chat_completion_stream(**CHAT))
+    list(client.chat_completion_stream(**CHAT, extra_headers={"ACCEPT": "text/plain"}))
+    assert seen == [["text/event-stream"], ["text/plain"]]
