@@ -9,7 +9,8 @@ Figures (medians over rounds, contenders interleaved within each round):
 - import: wall milliseconds to import the library in a fresh interpreter;
 - 200 concurrent: requests per second for 200 concurrent async calls (one event loop);
 - peak RSS: a fresh process after setup and 1,000 calls.
-Each is also given as a ratio to the floor (raw httpx + json.loads). This is a benchmark,
+Each is also given as a ratio to the floor (raw httpx + json.loads). The heap is frozen after
+setup (``gc.freeze``) so that no contender pays for another's objects in its collections. This is a benchmark,
 not a test: nothing here asserts a time.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -155,6 +157,10 @@ def measure(contenders: list[Contender], base_url: str, args: argparse.Namespace
         for _ in range(20):
             c.call()
         c.stream()
+    # Every contender's clients, pools and modules are frozen out of the collector, so one
+    # contender's heap does not tax another's collections (see benchmarks/async_backends.py).
+    gc.collect()
+    gc.freeze()
     for _ in range(args.rounds):
         for c in contenders:
             results[c.name].per_call.append(cpu_us(c.call, args.calls))
