@@ -6,8 +6,10 @@ artifact users actually get:
 
 1. build the wheel from the project's own files;
 2. install it with the extras (default ``all``) into a new venv in a temporary folder;
-3. from a folder outside the checkout, import every module of the three packages (walked,
-   not listed) and check each came from the venv, not from the checkout;
+3. from a folder outside the checkout, import every module of the three packages and of the
+   ``llama_index.llms.compactifai`` / ``llama_index.readers.compactifai`` namespace portions
+   (walked, not listed), check each came from the venv, not from the checkout, and that
+   llama-index-core and another LlamaIndex integration installed beside it still import;
 4. start ``compactifai-local`` from the venv and ask it for the model list and one short
    chat answer, so the local server's engines load from the installed files.
 
@@ -33,7 +35,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("compactifai", "langchain_compactifai", "llama_index_compactifai")
+PACKAGES = (
+    "compactifai",
+    "langchain_compactifai",
+    "llama_index_compactifai",
+    "llama_index.llms.compactifai",
+    "llama_index.readers.compactifai",
+)
+#: Another LlamaIndex integration installed beside ours: the llama_index.llms namespace must
+#: keep both importable (ours ships no __init__.py in llama_index/ or llama_index/llms/).
+NEIGHBOUR = "llama-index-llms-openai-like"
+NEIGHBOUR_IMPORTS = ("llama_index.core", "llama_index.llms.openai_like")
 LOCAL_KEY = "wheel-check-key"
 
 # Run inside the fresh venv: import every module, report where each came from.
@@ -49,13 +61,19 @@ _WALK = textwrap.dedent(
                 seen[info.name] = importlib.import_module(info.name).__file__
             except Exception as exc:  # report every failure, not only the first
                 failed[info.name] = f"{type(exc).__name__}: {exc}"
+    for name in NEIGHBOURS:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
     print(json.dumps({"seen": seen, "failed": failed}))
     """
 )
 
 
 def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    print("$", " ".join(cmd), flush=True)
+    shown = [arg if "\n" not in arg else "<script>" for arg in cmd]
+    print("$", " ".join(shown), flush=True)
     return subprocess.run(cmd, check=True, text=True, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
@@ -72,13 +90,14 @@ def make_venv(where: Path, wheel: Path, extras: str) -> Path:
     python = where / "bin" / "python"
     env = {**os.environ, "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", "-DLLAVA_BUILD=OFF")}
     target = f"{wheel}[{extras}]" if extras else str(wheel)
-    _run([str(python), "-m", "pip", "install", "--quiet", target], env=env)
+    _run([str(python), "-m", "pip", "install", "--quiet", target, NEIGHBOUR], env=env)
     return python
 
 
 def check_imports(python: Path, venv: Path, cwd: Path) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = _run([str(python), "-c", _WALK, *PACKAGES], cwd=cwd, env=env, capture_output=True)
+    walk = f"NEIGHBOURS = {NEIGHBOUR_IMPORTS!r}\n" + _WALK
+    out = _run([str(python), "-c", walk, *PACKAGES], cwd=cwd, env=env, capture_output=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     seen: dict[str, str] = report["seen"]
     failed: dict[str, str] = report["failed"]
