@@ -22,7 +22,9 @@ from ._checks import (
 from ._config import ClientConfig, SecretLike, TimeoutTypes, to_timeout
 from ._errors import (
     APIError,
+    APIStatusError,
     AuthenticationError,
+    EndpointWithdrawnError,
     PermissionDeniedError,
     ResponseDecodeError,
 )
@@ -112,6 +114,8 @@ class _ClientBase(Generic[HttpClientT]):
         rate_limit: RateLimit | None = None,
         http_client: HttpClientT | None = None,
         http_backend: str | None = None,
+        region: str | None = None,
+        app_id: str | None = None,
     ) -> None:
         config = ClientConfig.resolve(
             api_key=api_key,
@@ -122,6 +126,8 @@ class _ClientBase(Generic[HttpClientT]):
             default_headers=default_headers,
             rate_limit=rate_limit,
             http_backend=http_backend,
+            region=region,
+            app_id=app_id,
         )
         self._start(config, http_client)
 
@@ -154,6 +160,24 @@ class _ClientBase(Generic[HttpClientT]):
     def __reduce__(self) -> Any:
         # Workers rebuild the HTTP pool lazily; a caller's own httpx client is not carried.
         return (_rebuild_client, (type(self), self._config))
+
+
+#: The day the service removed ``POST /v1/usage/completions`` (its changelog).
+USAGE_WITHDRAWN_ON = "2026-03-24"
+
+
+def _usage_withdrawn(err: APIStatusError) -> APIStatusError:
+    """A 404, 405 or 410 on the usage route: the service withdrew it; say so, and what instead."""
+    if err.status_code not in (404, 405, 410):
+        return err
+    return EndpointWithdrawnError(
+        "POST /usage/completions is not served here: the CompactifAI service withdrew it on "
+        f"{USAGE_WITHDRAWN_ON} (usage is shown in the CompactifAI dashboard). The server said: "
+        f"{err.message}",
+        withdrawn_on=USAGE_WITHDRAWN_ON,
+        status_code=err.status_code, request_id=err.request_id, body=err.body,
+        code=err.code, headers=err.headers,
+    )
 
 
 def _rebuild_client(cls: type[_ClientBase[Any]], config: ClientConfig) -> _ClientBase[Any]:
@@ -344,9 +368,12 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
         body = _usage_body(
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
-        data = self._pipeline.request(
-            "POST", "/usage/completions", body=body, idempotent=True
-        )
+        try:
+            data = self._pipeline.request(
+                "POST", "/usage/completions", body=body, idempotent=True
+            )
+        except APIStatusError as err:
+            raise _usage_withdrawn(err) from err
         from .types import UsageStatistics
 
         return _parse(UsageStatistics, data)
@@ -527,9 +554,12 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
         body = _usage_body(
             start_time, end_time, window_size, window_timezone, group_by, filter_group_by
         )
-        data = await self._pipeline.request(
-            "POST", "/usage/completions", body=body, idempotent=True
-        )
+        try:
+            data = await self._pipeline.request(
+                "POST", "/usage/completions", body=body, idempotent=True
+            )
+        except APIStatusError as err:
+            raise _usage_withdrawn(err) from err
         from .types import UsageStatistics
 
         return _parse(UsageStatistics, data)

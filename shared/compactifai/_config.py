@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_KEY_ENV",
+    "APP_ID_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "HTTP_BACKENDS",
     "HTTP_BACKEND_ENV",
+    "REGION_BASE_URLS",
+    "REGION_ENV",
     "USER_AGENT",
     "ClientConfig",
     "Secret",
@@ -42,6 +45,13 @@ __all__ = [
 API_KEY_ENV = "COMPACTIFAI_API_KEY"
 BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
 HTTP_BACKEND_ENV = "COMPACTIFAI_HTTP_BACKEND"
+REGION_ENV = "COMPACTIFAI_REGION"
+APP_ID_ENV = "COMPACTIFAI_APP_ID"
+#: Regional hosts beside the global one (which routes to the fastest region).
+REGION_BASE_URLS = {
+    "eu": "https://api-eu.compactif.ai/v1",
+    "us": "https://api-us.compactif.ai/v1",
+}
 #: What sends the async client's requests: httpx's own pool, or aiohttp under httpx's API
 #: (``httpx-aiohttp``, the ``aiohttp`` extra). The sync client always uses httpx.
 HTTP_BACKENDS = ("httpx", "aiohttp")
@@ -125,6 +135,23 @@ def _secret(value: SecretLike) -> Secret | None:
     return Secret(value) if value else None
 
 
+def _regional_url(region: str | None, base_url: str | None) -> str | None:
+    if not region:
+        return None
+    url = REGION_BASE_URLS.get(region.strip().lower())
+    if url is None:
+        raise ConfigurationError(
+            f"region must be one of {', '.join(REGION_BASE_URLS)} (or unset for the global "
+            f"host), not {region!r}"
+        )
+    if base_url is not None and base_url.rstrip("/") != url:
+        raise ConfigurationError(
+            f"region={region!r} means base_url {url}, but base_url={base_url!r} was given too: "
+            "pass one of them"
+        )
+    return url
+
+
 def _http_backend(name: str | None) -> str:
     backend = (name or "httpx").strip().lower()
     if backend not in HTTP_BACKENDS:
@@ -161,6 +188,8 @@ class ClientConfig:
     default_headers: Mapping[str, str]
     rate_limit: RateLimit | None = None
     http_backend: str = "httpx"
+    #: Sent as ``x-app-id`` (the service's optional per-application tag), when set.
+    app_id: str | None = None
 
     @classmethod
     def resolve(
@@ -174,8 +203,14 @@ class ClientConfig:
         default_headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
         http_backend: str | None = None,
+        region: str | None = None,
+        app_id: str | None = None,
     ) -> ClientConfig:
-        """Build a configuration from arguments, falling back to the environment."""
+        """Build a configuration from arguments, falling back to the environment.
+
+        ``region`` ("eu" or "us") picks a regional host; ``base_url`` wins when both are given
+        and agree, and a clash is refused.
+        """
         key = _secret(api_key) or _secret(os.environ.get(API_KEY_ENV))
         if key is None:
             raise ConfigurationError(
@@ -183,7 +218,13 @@ class ClientConfig:
                 f"{API_KEY_ENV} environment variable (for the local server, use the key "
                 "that `compactifai-local` prints at start)"
             )
-        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
+        # An argument beats the environment; within each, base_url beats region.
+        url = (
+            _regional_url(region, base_url) if region else None
+        ) or base_url or os.environ.get(BASE_URL_ENV) or _regional_url(
+            os.environ.get(REGION_ENV), None
+        ) or DEFAULT_BASE_URL
+        url = url.strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"base_url must start with http:// or https://, got {url!r}"
@@ -211,13 +252,17 @@ class ClientConfig:
             default_headers=headers,
             rate_limit=rate_limit,
             http_backend=_http_backend(http_backend or os.environ.get(HTTP_BACKEND_ENV)),
+            app_id=(app_id or os.environ.get(APP_ID_ENV) or "").strip() or None,
         )
 
     def headers(self) -> dict[str, str]:
         """The headers every request carries (the key included: never log this)."""
-        return {
+        headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
             **self.default_headers,
             "Authorization": f"Bearer {self.api_key.get_secret_value()}",
         }
+        if self.app_id:
+            headers["x-app-id"] = self.app_id
+        return headers

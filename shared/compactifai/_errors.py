@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "CompactifAIError",
     "ConfigurationError",
     "ConflictError",
+    "EndpointWithdrawnError",
     "InternalServerError",
     "InvalidRequestError",
     "ModelCapabilityError",
@@ -41,6 +43,7 @@ __all__ = [
     "ResponseDecodeError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
+    "error_from_answer",
     "error_from_response",
 ]
 
@@ -52,6 +55,17 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOT
 _HTML_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
+_AVAILABLE = re.compile(r"available(?: models)?\s*:\s*\[([^\]]*)\]", re.IGNORECASE)
+#: An error object's ``type`` -> the status it stands for (a 2xx whose body is an error).
+_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "validation_error": 422,
+    "rate_limit_error": 429,
+    "server_error": 500,
+}
 
 
 class CompactifAIError(Exception):
@@ -118,6 +132,11 @@ class APIError(CompactifAIError):
     #: For an error raised mid-stream: how many events had already reached the caller.
     events_received: int | None = None
 
+    #: The model ids the server listed as available (a 400 for an unknown model), else None.
+    available_models: list[str] | None = None
+    #: The request field the server named (a 422's ``loc``, an error's ``param``), else None.
+    param: str | None = None
+
     def __init__(
         self,
         message: str,
@@ -126,6 +145,7 @@ class APIError(CompactifAIError):
         request_id: str | None = None,
         body: Any = None,
         code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -133,6 +153,8 @@ class APIError(CompactifAIError):
         self.request_id = request_id
         self.body = body
         self.code = code
+        #: The response's headers (``x-request-id``, ``x-served-by-region`` ...), or {}.
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -150,12 +172,20 @@ class APIError(CompactifAIError):
             "request_id": self.request_id,
             "body": self.body,
             "code": self.code,
+            "headers": dict(self.headers),
         }
-        return (_rebuild_error, (type(self), self.message, state))
+        extra = {"available_models": self.available_models, "param": self.param}
+        return (_rebuild_error, (type(self), self.message, state, extra))
 
 
-def _rebuild_error(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
-    return cls(message, **state)
+def _rebuild_error(
+    cls: type[APIError], message: str, state: dict[str, Any], extra: dict[str, Any] | None = None
+) -> APIError:
+    err = cls(message, **state)
+    for name, value in (extra or {}).items():
+        if value is not None:
+            setattr(err, name, value)
+    return err
 
 
 class APIConnectionError(APIError):
@@ -233,6 +263,26 @@ class NotFoundError(APIStatusError):
     """HTTP 404: no such model or endpoint."""
 
 
+class EndpointWithdrawnError(NotFoundError):
+    """The service no longer serves this route (it answered 404, 405 or 410).
+
+    Example:
+        >>> err = EndpointWithdrawnError("gone", status_code=404, withdrawn_on="2026-03-24")
+        >>> isinstance(err, NotFoundError), err.withdrawn_on, err.retryable
+        (True, '2026-03-24', False)
+    """
+
+    def __init__(self, message: str, *, withdrawn_on: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.withdrawn_on = withdrawn_on
+
+    def __reduce__(self) -> Any:
+        state = {"status_code": self.status_code, "request_id": self.request_id,
+                 "body": self.body, "code": self.code, "headers": dict(self.headers),
+                 "withdrawn_on": self.withdrawn_on}
+        return (_rebuild_error, (type(self), self.message, state))
+
+
 class RequestTimeoutError(APIStatusError):
     """HTTP 408: the server gave up waiting for the request."""
 
@@ -274,24 +324,62 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def _message_from_body(body: Any, text: str) -> tuple[str, str | None]:
-    """Find the human message (and code) in an OpenAI-style, FastAPI-style or plain body."""
+def _validation_message(items: list[Any]) -> tuple[str, str | None]:
+    """FastAPI's 422 ``{"detail": [{"loc", "msg", "type"}]}``: which field, and why."""
+    parts: list[str] = []
+    fields: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            parts.append(str(item))
+            continue
+        loc = item.get("loc") or []
+        # ("body", "messages", 0, "role") -> "messages[0].role": the field as the caller sent it
+        path = ""
+        for step in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+            path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else str(step))
+        fields.append(path)
+        why = item.get("msg") or item.get("type") or "invalid"
+        parts.append(f"{path}: {why}" if path else str(why))
+    return "; ".join(parts) or "the request did not validate", (
+        fields[0] if len(set(fields)) == 1 and fields[0] else None
+    )
+
+
+def _message_from_body(body: Any, text: str) -> tuple[str, str | None, str | None]:
+    """The human message, the code and the field named, from any of the service's shapes.
+
+    ``{"error": {"message", "type", "param", "code"}}`` (OpenAI's), ``{"detail": "..."}``
+    (401, 404 and 500 today) and ``{"detail": [{"loc", "msg", "type"}]}`` (422).
+    """
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
-            msg = err.get("message") or err.get("detail") or err.get("msg")
+            msg = err.get("message") or err.get("msg")
+            detail = err.get("detail")
+            if not msg and isinstance(detail, list):
+                msg, param = _validation_message(detail)
+                return msg, "validation_error", param
+            msg = msg or detail
             code = err.get("code") or err.get("type")
+            param = err.get("param")
             if msg:
-                return str(msg), None if code is None else str(code)
+                return (str(msg), None if code is None else str(code),
+                        param if isinstance(param, str) else None)
         elif isinstance(err, str):
-            return err, None
-        detail = body.get("detail")
-        if detail:
-            return detail if isinstance(detail, str) else json.dumps(detail), None
+            return err, None, None
     text = text.strip()
     if len(text) > _BODY_PREVIEW:
         text = text[:_BODY_PREVIEW] + "..."
-    return text or "(empty body)", None
+    return text or "(empty body)", None, None
+
+
+def _available_models(message: str) -> list[str] | None:
+    """``... not found; available: [m1, m2]`` -> ``["m1", "m2"]``."""
+    found = _AVAILABLE.search(message)
+    if found is None:
+        return None
+    names = [n.strip().strip("'\"") for n in found.group(1).split(",")]
+    return [n for n in names if n]
 
 
 def _html_summary(status: int, content: bytes, content_type: str | None) -> str | None:
@@ -327,17 +415,24 @@ def error_from_response(
     request_id: str | None = None,
     *,
     content_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> APIStatusError:
     """Build the typed error for an error answer, whatever its body looks like.
 
-    An HTML page (what proxies and gateways send) gives a short message, the status with its
-    reason phrase and the page's title; the page itself stays on ``body``.
+    The message is the server's own words in each of its shapes (for a 422, which field and
+    why); a 400 that lists the available models exposes them as ``available_models``. An HTML
+    page (what proxies and gateways send) gives a short message, the status with its reason
+    phrase and the page's title; the page itself stays on ``body``.
 
     Example:
         >>> page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
         >>> err = error_from_response(502, page, content_type="text/html")
         >>> str(err), err.body == page.decode()
         ('502 Bad Gateway: the server answered with an HTML page (HTTP 502)', True)
+        >>> body = b'{"detail": [{"loc": ["body", "messages", 0, "role"], "msg": "bad role"}]}'
+        >>> err = error_from_response(422, body)
+        >>> err.message, err.param
+        ('messages[0].role: bad role', 'messages[0].role')
     """
     text = content.decode("utf-8", errors="replace")
     body: Any
@@ -347,11 +442,53 @@ def error_from_response(
         body = text
     summary = _html_summary(status, content, content_type) if body is text else None
     if summary is not None:
-        message, code = summary, None
+        message, code, param = summary, None, None
     else:
-        message, code = _message_from_body(body, text)
+        message, code, param = _message_from_body(body, text)
     cls = error_class_for_status(status)
-    return cls(message, status_code=status, request_id=request_id, body=body, code=code)
+    err = cls(message, status_code=status, request_id=request_id, body=body, code=code,
+              headers=headers)
+    err.param = param
+    err.available_models = _available_models(message) if status in (400, 404) else None
+    return err
+
+
+def error_from_answer(
+    answer: dict[str, Any],
+    status: int,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> APIError | None:
+    """The typed error a successful (2xx) answer carries instead of a result, or None.
+
+    Some servers answer ``200`` with ``{"error": {...}}``: that is no empty answer, it is the
+    error. The class follows the error's numeric ``code`` or its ``type``.
+
+    Example:
+        >>> err = error_from_answer({"error": {"message": "no", "type": "invalid_request_error"}}, 200)
+        >>> type(err).__name__, err.message
+        ('BadRequestError', 'the server answered 200 with an error: no')
+        >>> error_from_answer({"choices": [], "error": None}, 200) is None
+        True
+    """
+    err = answer.get("error")
+    if not err or any(key in answer for key in ("choices", "data", "object")):
+        return None
+    message, code, param = _message_from_body(answer, json.dumps(answer, default=str))
+    kind = err.get("code") if isinstance(err, dict) else None
+    if isinstance(kind, str) and kind.isdigit():
+        kind = int(kind)
+    if not (isinstance(kind, int) and 400 <= kind < 600):
+        kind = _TYPE_STATUS.get(str(err.get("type")) if isinstance(err, dict) else "", 0)
+    cls: type[APIError] = error_class_for_status(kind) if kind else APIError
+    found = cls(
+        f"the server answered {status} with an error: {message}",
+        status_code=kind or status, request_id=request_id, body=answer, code=code,
+        headers=headers,
+    )
+    found.param = param
+    found.available_models = _available_models(message)
+    return found
 
 
 def error_from_stream_payload(
@@ -362,7 +499,7 @@ def error_from_stream_payload(
     ``in_stream``: the error came as an event in the middle of a stream (marked
     ``from_stream_event``); otherwise it is the whole answer to a stream request.
     """
-    message, code = _message_from_body(payload, json.dumps(payload, default=str))
+    message, code, _ = _message_from_body(payload, json.dumps(payload, default=str))
     err = payload.get("error", payload) if isinstance(payload, dict) else {}
     status = err.get("code") if isinstance(err, dict) else None
     if isinstance(status, str) and status.isdigit():

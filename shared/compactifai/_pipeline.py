@@ -41,6 +41,7 @@ import logging
 import random
 import time
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
@@ -55,6 +56,7 @@ from ._errors import (
     InvalidRequestError,
     ResponseDecodeError,
     StreamInterruptedError,
+    error_from_answer,
     error_from_response,
     error_from_stream_payload,
 )
@@ -159,15 +161,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _transport_error(exc: httpx.TransportError, what: str) -> APIConnectionError:
+def _transport_error(
+    exc: httpx.TransportError, what: str, request_id: str | None = None
+) -> APIConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"timed out {what} ({_describe(exc)})")
-    return APIConnectionError(f"connection failed {what}: {_describe(exc)}")
+        return APITimeoutError(f"timed out {what} ({_describe(exc)})", request_id=request_id)
+    return APIConnectionError(
+        f"connection failed {what}: {_describe(exc)}", request_id=request_id
+    )
 
 
 def _request_id(response: httpx.Response) -> str | None:
+    """The server's request id; else the one we sent (every request carries one)."""
     headers = response.headers
     found: str | None = headers.get("x-request-id") or headers.get("request-id")
+    if found is None:
+        try:
+            found = response.request.headers.get("x-request-id")
+        except RuntimeError:  # a response built without its request (tests' fakes)
+            return None
     return found
 
 
@@ -177,7 +189,20 @@ def _status_error(response: httpx.Response, content: bytes) -> APIError:
         content,
         _request_id(response),
         content_type=response.headers.get("content-type"),
+        headers=response.headers,
     )
+
+
+def _answer(response: httpx.Response) -> Any:
+    """The parsed JSON of a 2xx answer; an error object in its place raises its typed error."""
+    answer = _parse_json(response, response.content)
+    if type(answer) is dict and "error" in answer:
+        err = error_from_answer(
+            answer, response.status_code, _request_id(response), response.headers
+        )
+        if err is not None:
+            raise err
+    return answer
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -428,12 +453,14 @@ class _Attempts:
     retried, how long to wait and when to stop are decided in one place.
     """
 
-    __slots__ = ("attempt", "cost", "idempotent", "limit", "pipeline", "what")
+    __slots__ = ("attempt", "cost", "idempotent", "limit", "pipeline", "request_id", "what")
 
     def __init__(
-        self, pipeline: _PipelineBase, method: str, path: str, body: Any, *,
+        self, pipeline: _PipelineBase, request: httpx.Request, body: Any, *,
         idempotent: bool | None, stream: bool,
     ) -> None:
+        method, path = request.method, request.url.path
+        self.request_id: str | None = request.headers.get("x-request-id")
         self.pipeline = pipeline
         self.what = (method, path, stream)
         self.idempotent = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
@@ -462,7 +489,7 @@ class _Attempts:
         cause: BaseException | None = None
         if isinstance(exc, httpx.TransportError):
             where = f"on {method} {path}" + (" (stream)" if stream else "")
-            err: CompactifAIError = _transport_error(exc, where)
+            err: CompactifAIError = _transport_error(exc, where, request_id or self.request_id)
             cause = exc
         elif isinstance(exc, CompactifAIError):
             err = exc
@@ -516,6 +543,8 @@ class _PipelineBase:
         else:
             base = _STREAM_HEADERS if stream else _JSON_HEADERS
         headers = _merge_headers(extra_headers, base)
+        if "x-request-id" not in headers:  # ours, unless the caller sent one: for tracing
+            headers = {**headers, "x-request-id": uuid.uuid4().hex}
         timeout = timeout or self.config.timeout
         if files is not None or self._per_request_headers is not None:
             if self._per_request_headers is not None:
@@ -598,7 +627,7 @@ class SyncPipeline(_PipelineBase):
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
-        attempts = _Attempts(self, method, path, body, idempotent=idempotent, stream=False)
+        attempts = _Attempts(self, request, body, idempotent=idempotent, stream=False)
         while True:
             wait = attempts.pace()
             if wait > 0:
@@ -608,7 +637,7 @@ class SyncPipeline(_PipelineBase):
                 response = client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    answer = _parse_json(response, response.content)
+                    answer = _answer(response)
                     attempts.settle(answer)
                     return answer
                 raise _status_error(response, response.content)
@@ -631,7 +660,7 @@ class SyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
-        attempts = _Attempts(self, method, path, body, idempotent=None, stream=True)
+        attempts = _Attempts(self, request, body, idempotent=None, stream=True)
         while True:
             wait = attempts.pace()
             if wait > 0:
@@ -799,7 +828,7 @@ class AsyncPipeline(_PipelineBase):
             client, method, path, body=body, files=files, data=data, timeout=timeout,
             extra_headers=extra_headers,
         )
-        attempts = _Attempts(self, method, path, body, idempotent=idempotent, stream=False)
+        attempts = _Attempts(self, request, body, idempotent=idempotent, stream=False)
         while True:
             wait = attempts.pace()
             if wait > 0:
@@ -809,7 +838,7 @@ class AsyncPipeline(_PipelineBase):
                 response = await self._send(client, request, stream=False)
                 headers = response.headers
                 if response.status_code < 400:
-                    answer = _parse_json(response, response.content)
+                    answer = _answer(response)
                     attempts.settle(answer)
                     return answer
                 raise _status_error(response, response.content)
@@ -832,7 +861,7 @@ class AsyncPipeline(_PipelineBase):
             client, method, path, body=body, stream=True, timeout=timeout,
             extra_headers=extra_headers,
         )
-        attempts = _Attempts(self, method, path, body, idempotent=None, stream=True)
+        attempts = _Attempts(self, request, body, idempotent=None, stream=True)
         while True:
             wait = attempts.pace()
             if wait > 0:

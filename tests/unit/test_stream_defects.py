@@ -335,7 +335,11 @@ def test_an_html_error_page_gives_a_short_message(content_type: str | None) -> N
     client = sync_client(Recorder(httpx.Response(502, content=NGINX_502, headers=headers)))
     with pytest.raises(InternalServerError) as info:
         client.list_models()
-    assert str(info.value) == "502 Bad Gateway: the server answered with an HTML page (HTTP 502)"
+    sent_id = info.value.request_id  # the page carries none: the id we sent is kept
+    assert sent_id and len(sent_id) == 32
+    assert str(info.value) == (
+        f"502 Bad Gateway: the server answered with an HTML page (HTTP 502, request id {sent_id})"
+    )
     assert info.value.body == NGINX_502.decode()  # the page itself, for those who want it
 
 
