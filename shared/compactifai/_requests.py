@@ -95,6 +95,19 @@ _COMPLETION_KEYS = frozenset(CompletionParams.__annotations__) - frozenset(
 )
 _TOOL_CHOICES = ("auto", "none", "required")
 
+#: What the builders may send that the service's OpenAPI (0.1.1) does not declare, per
+#: operation: the first reference documents these and the service takes them leniently
+#: (its request schemas allow unknown fields). This is the ONE list; the contract test
+#: (tests/unit/test_openapi_contract.py) checks that nothing else undeclared is ever sent.
+UNDECLARED_IN_OPENAPI: dict[str, frozenset[str]] = {
+    # seed and presence_penalty: first reference; stream_options: usage on the last chunk.
+    "chat_completion": frozenset({"seed", "presence_penalty", "stream_options"}),
+    # the first reference's completions take tools, a seed and streaming.
+    "completion": frozenset({"seed", "tools", "tool_choice", "stream", "stream_options"}),
+    # array fields go as OpenAI's multipart convention, name[] once per value.
+    "transcription": frozenset({"timestamp_granularities[]", "include[]"}),
+}
+
 
 def _check_tool_choice(choice: Any) -> None:
     if choice is None or choice in _TOOL_CHOICES:
