@@ -35,9 +35,12 @@ __all__ = [
     "rfc3339",
 ]
 
-#: File extensions the transcription endpoint documents.
-AUDIO_EXTENSIONS = frozenset({"mp3", "mp4", "mpeg", "mpga", "wav", "webm"})
-#: The reference documents no upload limit; 25 MB is what Whisper-compatible APIs take.
+#: File extensions the transcription endpoint takes: the first reference's six, and flac, m4a
+#: and ogg, which today's service takes too (its documentation, 2026).
+AUDIO_EXTENSIONS = frozenset(
+    {"flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "ogg", "wav", "webm"}
+)
+#: The service's upload limit (raised from 1 MB to 25 MB on 2026-02-16).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 
 AudioInput = Union[str, "os.PathLike[str]", bytes, IO[bytes], tuple[str, bytes]]
@@ -48,10 +51,10 @@ class AudioFileError(InvalidRequestError):
 
     Example:
         >>> from compactifai._checks import prepare_audio
-        >>> prepare_audio(("notes.ogg", b"OggS"))
+        >>> prepare_audio(("notes.aac", b"AAC"))
         Traceback (most recent call last):
         ...
-        compactifai._checks.AudioFileError: 'notes.ogg': the transcription endpoint takes only mp3, mp4, mpeg, mpga, wav, webm files...
+        compactifai._checks.AudioFileError: 'notes.aac': the transcription endpoint takes only flac, m4a, mp3, mp4, mpeg, mpga, ogg, wav, webm files...
     """
 
     def __init__(self, message: str, *, filename: str | None = None) -> None:
@@ -121,6 +124,9 @@ class AudioUpload:
 
 
 _CONTENT_TYPES = {
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "ogg": "audio/ogg",
     "mp3": "audio/mpeg",
     "mpga": "audio/mpeg",
     "mpeg": "audio/mpeg",
@@ -141,7 +147,7 @@ def check_audio_name(filename: str) -> str:
         allowed = ", ".join(sorted(AUDIO_EXTENSIONS))
         raise AudioFileError(
             f"{filename!r}: the transcription endpoint takes only {allowed} files; "
-            "convert the audio (for example `ffmpeg -i in.ogg out.mp3`) or pass a filename "
+            "convert the audio (for example `ffmpeg -i in.aac out.mp3`) or pass a filename "
             "with the right extension",
             filename=filename,
         )

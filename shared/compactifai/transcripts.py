@@ -303,10 +303,10 @@ def plan_sources(
     and left out.
 
     Example:
-        >>> plan_sources(("call.ogg", b"OggS"))  # doctest: +ELLIPSIS
+        >>> plan_sources(("call.aac", b"AAC"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        compactifai._checks.AudioFileError: 'call.ogg': the transcription endpoint takes only ...
+        compactifai._checks.AudioFileError: 'call.aac': the transcription endpoint takes only ...
     """
     _check_on_error(on_error)
     if isinstance(inputs, (bytes, bytearray, memoryview)) or _is_named_bytes(inputs):

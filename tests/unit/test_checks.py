@@ -114,10 +114,10 @@ def test_extra_body_and_named_tool_choice_are_sent(rec) -> None:
 
 def test_audio_checks_happen_before_upload(rec, tmp_path) -> None:
     client = sync_client(rec)
-    ogg = tmp_path / "talk.ogg"
-    ogg.write_bytes(b"x")
-    with pytest.raises(AudioFileError, match="mp3, mp4, mpeg, mpga, wav, webm"):
-        client.transcribe(ogg)
+    aac = tmp_path / "talk.aac"
+    aac.write_bytes(b"x")
+    with pytest.raises(AudioFileError, match="flac, m4a, mp3, mp4, mpeg, mpga, ogg, wav, webm"):
+        client.transcribe(aac)
     with pytest.raises(AudioFileNotFoundError, match="no audio file"):
         client.transcribe(tmp_path / "missing.wav")
     empty = tmp_path / "empty.wav"
@@ -227,3 +227,11 @@ def test_errors_pickle_with_their_fields() -> None:
         RateLimitError, 429, "r", "slow")
     s = pickle.loads(pickle.dumps(StreamInterruptedError("cut", events_received=3)))
     assert s.events_received == 3
+
+
+@pytest.mark.parametrize("name", ["talk.flac", "talk.m4a", "talk.ogg", "talk.OGG"])
+def test_todays_audio_formats_are_uploaded(name: str) -> None:
+    from compactifai._checks import prepare_audio
+
+    upload = prepare_audio((name, b"audio bytes"))
+    assert upload.filename == name and upload.content_type.startswith("audio/")

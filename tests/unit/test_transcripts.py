@@ -187,8 +187,8 @@ def test_a_folder_with_a_glob(tmp_path: Path) -> None:
 
 
 def test_an_explicit_glob_match_of_an_unsupported_type_is_an_error(tmp_path: Path) -> None:
-    write_audio(tmp_path, "a.wav", "b.ogg")
-    with pytest.raises(AudioFileError, match=r"b\.ogg"):
+    write_audio(tmp_path, "a.wav", "b.aac")
+    with pytest.raises(AudioFileError, match=r"b\.aac"):
         plan_sources(tmp_path, glob="*")
 
 
@@ -203,7 +203,7 @@ def test_a_folder_without_audio_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda d: write_audio(d, "a.ogg")[0], AudioFileError, "takes only"),
+        (lambda d: write_audio(d, "a.aac")[0], AudioFileError, "takes only"),
         (lambda d: d / "missing.wav", AudioFileNotFoundError, "no audio file"),
         (lambda d: write_audio(d, "empty.wav", content=b"")[0], AudioFileError, "empty"),
         (lambda d: big_file(d / "big.wav"), AudioFileError, "25 MB"),
@@ -221,7 +221,7 @@ def test_bad_files_raise_typed_errors_naming_them(tmp_path: Path, make, error, m
     ("inputs", "kwargs", "match"),
     [
         (WAV, {}, "filename"),
-        (WAV, {"filename": "call.flac"}, "takes only"),
+        (WAV, {"filename": "call.aac"}, "takes only"),
         (("a.wav", b""), {}, "empty"),
         (42, {}, "cannot transcribe int"),
     ],
@@ -245,13 +245,13 @@ def test_every_input_is_checked_before_any_is_accepted(tmp_path: Path) -> None:
 
 def test_skip_keeps_the_good_inputs_and_warns_per_bad_one(tmp_path: Path, caplog) -> None:
     a, c = write_audio(tmp_path, "a.wav", "c.wav")
-    bad = write_audio(tmp_path, "b.ogg")[0]
+    bad = write_audio(tmp_path, "b.aac")[0]
     with pytest.warns(AudioSkippedWarning) as record:
         found = plan_sources([a, bad, tmp_path / "gone.mp3", c], on_error="skip")
     assert [s.filename for s in found] == ["a.wav", "c.wav"]
     messages = [str(w.message) for w in record]
     assert len(messages) == 2
-    assert "b.ogg" in messages[0] and "gone.mp3" in messages[1]
+    assert "b.aac" in messages[0] and "gone.mp3" in messages[1]
     assert "skipped" in caplog.text
 
 

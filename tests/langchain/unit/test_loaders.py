@@ -172,7 +172,7 @@ def test_bad_settings_are_refused_when_built() -> None:
 @pytest.mark.parametrize(
     ("make", "error"),
     [
-        (lambda d: write_audio(d, "a.ogg")[0], AudioFileError),
+        (lambda d: write_audio(d, "a.aac")[0], AudioFileError),
         (lambda d: d / "missing.wav", AudioFileNotFoundError),
         (lambda d: write_audio(d, "empty.wav", content=b"")[0], AudioFileError),
         (lambda d: big_file(d / "big.wav"), AudioFileError),
@@ -202,13 +202,13 @@ def test_bytes_without_a_filename_are_refused_before_upload() -> None:
 
 def test_skip_loads_the_good_files_among_bad_ones(tmp_path: Path) -> None:
     a, c = write_audio(tmp_path, "a.wav", "c.wav")
-    bad = write_audio(tmp_path, "b.ogg")[0]
+    bad = write_audio(tmp_path, "b.aac")[0]
     failing = write_audio(tmp_path, "d.wav")[0]
     server = TranscribeServer(fail={"d.wav": 500})
     with pytest.warns(AudioSkippedWarning) as warned:
         docs = loader([a, bad, failing, c], server, on_error="skip").load()
     assert sources(docs) == [str(a), str(c)]
-    assert [Path(str(w.message).split("'")[1]).name for w in warned] == ["b.ogg", "d.wav"]
+    assert [Path(str(w.message).split("'")[1]).name for w in warned] == ["b.aac", "d.wav"]
     assert server.names == ["a.wav", "d.wav", "c.wav"]
 
 
@@ -278,7 +278,7 @@ def test_parser_refuses_a_bad_blob_before_upload() -> None:
     with pytest.raises(AudioFileError, match="empty"):
         parser.parse(Blob.from_data(b"", path="x.wav"))
     with pytest.raises(AudioFileError, match="takes only"):
-        parser.parse(Blob.from_data(WAV, path="x.flac"))
+        parser.parse(Blob.from_data(WAV, path="x.aac"))
     assert server.requests == []
 
 

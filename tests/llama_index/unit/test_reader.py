@@ -150,7 +150,7 @@ def test_every_documented_form_field_is_sent() -> None:
 @pytest.mark.parametrize(
     ("make", "error"),
     [
-        (lambda d: write_audio(d, "a.ogg")[0], AudioFileError),
+        (lambda d: write_audio(d, "a.aac")[0], AudioFileError),
         (lambda d: d / "missing.wav", AudioFileNotFoundError),
         (lambda d: write_audio(d, "empty.wav", content=b"")[0], AudioFileError),
         (lambda d: big_file(d / "big.wav"), AudioFileError),
