@@ -126,3 +126,4 @@ async def test_async_chat_and_stream() -> None:
             text += chunk["choices"][0]["delta"].get("content") or ""
     assert "paris" in text.lower()
     await client.aclose()
+
