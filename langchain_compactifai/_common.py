@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
@@ -26,12 +25,14 @@ from compactifai import (
     ModelCapabilityError,
     check_capabilities,
 )
+from compactifai._wire import CLIENT_SETTINGS, TokenUsage, token_usage
 
 if TYPE_CHECKING:
     from langchain_core.messages import UsageMetadata
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
+    "LANGCHAIN_KEYWORDS",
     "LS_PROVIDER",
     "CompactifAIFields",
     "ModelCapabilityError",
@@ -47,6 +48,11 @@ __all__ = [
 DEFAULT_CHAT_MODEL = "cai-llama-3-1-8b-slim"
 #: ``ls_provider`` of every LangSmith trace, and ``model_provider`` of every message.
 LS_PROVIDER = "compactifai"
+
+#: Call keywords that steer LangChain or the model object itself and are never sent.
+LANGCHAIN_KEYWORDS = frozenset(
+    {"stream", "stream_usage", "model", "ls_structured_output_format", "structured_output_format"}
+)
 
 _BUILD_LOCK = threading.Lock()
 
@@ -90,14 +96,7 @@ def move_extra_to_model_kwargs(
 
 
 def _client_kwargs(owner: Any) -> dict[str, Any]:
-    return {
-        "api_key": owner.api_key,
-        "base_url": owner.base_url,
-        "timeout": owner.timeout,
-        "max_retries": owner.max_retries,
-        "default_headers": owner.default_headers,
-        "rate_limit": getattr(owner, "rate_limit", None),
-    }
+    return {name: getattr(owner, name, None) for name in CLIENT_SETTINGS}
 
 
 def build_sync_client(owner: Any) -> CompactifAIClient:
@@ -128,23 +127,20 @@ def build_async_client(owner: Any) -> AsyncCompactifAIClient:
     return client
 
 
-def usage_metadata(usage: Mapping[str, Any]) -> UsageMetadata:
-    """OpenAI-style token counts -> LangChain's ``UsageMetadata`` (with details when sent)."""
-    inp = usage.get("prompt_tokens") or 0
-    out = usage.get("completion_tokens") or 0
-    total = usage.get("total_tokens") or inp + out
-    result: dict[str, Any] = {"input_tokens": inp, "output_tokens": out, "total_tokens": total}
-    prompt_details = usage.get("prompt_tokens_details")
-    if prompt_details:
-        cached = prompt_details.get("cached_tokens")
-        if cached is not None:
-            result["input_token_details"] = {"cache_read": cached}
-    completion_details = usage.get("completion_tokens_details")
-    if completion_details:
-        reasoning = completion_details.get("reasoning_tokens")
-        if reasoning is not None:
-            result["output_token_details"] = {"reasoning": reasoning}
-    return result  # type: ignore[return-value]
+def usage_metadata(usage: Any) -> UsageMetadata:
+    """Token counts (a usage dict or object) -> LangChain's ``UsageMetadata``, with the cached
+    and reasoning token details when the server reports them."""
+    counts = token_usage(usage) or TokenUsage(0, 0, 0)
+    result: dict[str, Any] = {
+        "input_tokens": counts.prompt_tokens,
+        "output_tokens": counts.completion_tokens,
+        "total_tokens": counts.total_tokens,
+    }
+    if counts.cached_tokens is not None:
+        result["input_token_details"] = {"cache_read": counts.cached_tokens}
+    if counts.reasoning_tokens is not None:
+        result["output_token_details"] = {"reasoning": counts.reasoning_tokens}
+    return cast("UsageMetadata", result)
 
 
 class CompactifAIFields(BaseModel):

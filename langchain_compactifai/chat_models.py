@@ -8,8 +8,6 @@ the :mod:`compactifai` transport, and converts what comes back. A streamed call 
 from __future__ import annotations
 
 import inspect
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -31,9 +29,26 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import model_validator
 from typing_extensions import Self
 
-from compactifai import InvalidRequestError
+from compactifai import CompactifAIError, InvalidRequestError
+from compactifai._wire import (
+    CHAT_FIELDS,
+    ToolArgumentsError,
+    ToolCallAssembler,
+    collapse_parts,
+    dump_arguments,
+    function_tool,
+    join_text,
+    load_arguments,
+    new_call_id,
+    reasoning_text,
+    split_params,
+    tool_names,
+    wire_tool_call,
+)
+from compactifai._wire import tool_choice as wire_tool_choice
 
 from ._common import (
+    LANGCHAIN_KEYWORDS,
     LS_PROVIDER,
     CompactifAIFields,
     check_capabilities,
@@ -41,6 +56,7 @@ from ._common import (
     require_api_key,
     usage_metadata,
 )
+from ._errors import raise_as_langchain_error
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -56,29 +72,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatCompactifAI"]
 
-#: Request fields the transport takes as named arguments; any other key goes in extra_body.
-_API_PARAMS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "frequency_penalty",
-        "presence_penalty",
-        "n",
-        "user",
-        "tools",
-        "tool_choice",
-        "response_format",
-        "seed",
-    }
-)
-_CALL_OPTIONS = frozenset({"extra_headers", "timeout"})
-#: Call kwargs that steer this class (or LangChain) and are never sent.
-_NOT_SENT = frozenset(
-    {"stream", "stream_usage", "model", "ls_structured_output_format", "structured_output_format"}
-)
 _MEDIA_TYPES = frozenset({"file", "audio", "input_audio", "video"})
 _SKIPPED_BLOCKS = frozenset(
     {"tool_use", "tool_call", "tool_call_chunk", "reasoning", "thinking", "redacted_thinking"}
@@ -122,13 +115,12 @@ def _content_parts(
 ) -> str | list[dict[str, Any]]:
     """Message content -> wire content: a string, or a list of text / image_url parts.
 
-    A list holding only text is sent as one string (the API types content as a string).
+    A list holding only text is sent as one string (:func:`compactifai._wire.collapse_parts`).
     ``flags[0]`` is set when an image is found.
     """
     if isinstance(content, str):
         return content
     parts: list[dict[str, Any]] = []
-    only_text = True
     for block in content:
         if isinstance(block, str):
             parts.append({"type": "text", "text": block})
@@ -142,7 +134,6 @@ def _content_parts(
             if isinstance(original, Mapping) and original.get("detail"):
                 ref["detail"] = original["detail"]
             parts.append({"type": "image_url", "image_url": ref})
-            only_text = False
             flags[0] = True
         elif kind in _SKIPPED_BLOCKS:
             continue
@@ -154,10 +145,7 @@ def _content_parts(
             )
         else:  # something this package does not know: let the server judge it
             parts.append(dict(block))
-            only_text = False
-    if only_text:
-        return "".join(p["text"] for p in parts)
-    return parts
+    return collapse_parts(parts)
 
 
 def _text_only(content: str | list[str | dict[Any, Any]]) -> str:
@@ -170,23 +158,15 @@ def _text_only(content: str | list[str | dict[Any, Any]]) -> str:
             out.append(block)
         elif block.get("type") == "text" or ("type" not in block and "text" in block):
             out.append(block.get("text") or "")
-    return "".join(out)
+    return join_text(out)
 
 
 def _tool_call_to_wire(call: ToolCall) -> dict[str, Any]:
-    return {
-        "id": call["id"],
-        "type": "function",
-        "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
-    }
+    return wire_tool_call(call["id"], call["name"], dump_arguments(call["args"]))
 
 
 def _invalid_tool_call_to_wire(call: InvalidToolCall) -> dict[str, Any]:
-    return {
-        "id": call.get("id"),
-        "type": "function",
-        "function": {"name": call.get("name"), "arguments": call.get("args") or ""},
-    }
+    return wire_tool_call(call.get("id"), call.get("name") or "", call.get("args") or "")
 
 
 def _convert_message(message: BaseMessage, flags: list[bool]) -> dict[str, Any]:
@@ -230,43 +210,25 @@ def _convert_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, A
 # ---------------------------------------------------------------- wire -> LangChain
 
 
-def _new_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
-
-
 def _parse_tool_calls(
     raw_calls: Sequence[Any],
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
-    """Wire tool calls -> LangChain tool calls; unparsable arguments become invalid calls."""
+    """Wire tool calls -> LangChain tool calls; arguments that are not a JSON object
+    (:func:`compactifai._wire.load_arguments`) make invalid calls."""
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for raw in raw_calls:
         fn = raw.function
         name = fn.name or ""
-        call_id = raw.id or _new_call_id()
-        arguments = fn.arguments
-        if not arguments:  # "" or null: a tool that takes no arguments
-            calls.append({"type": "tool_call", "name": name, "args": {}, "id": call_id})
-            continue
+        call_id = raw.id or new_call_id()
         try:
-            args = json.loads(arguments)
-        except ValueError as err:
+            args = load_arguments(fn.arguments)
+        except ToolArgumentsError as err:
             invalid.append(
-                invalid_tool_call(
-                    name=name, args=arguments, id=call_id,
-                    error=f"arguments are not valid JSON: {err}",
-                )
+                invalid_tool_call(name=name, args=fn.arguments, id=call_id, error=err.reason)
             )
             continue
-        if isinstance(args, dict):
-            calls.append({"type": "tool_call", "name": name, "args": args, "id": call_id})
-        else:
-            invalid.append(
-                invalid_tool_call(
-                    name=name, args=arguments, id=call_id,
-                    error="arguments are not a JSON object",
-                )
-            )
+        calls.append({"type": "tool_call", "name": name, "args": args, "id": call_id})
     return calls, invalid
 
 
@@ -285,8 +247,9 @@ def _convert_completion(response: ChatCompletion, model: str) -> ChatResult:
     for choice in response.choices or ():
         wire = choice.message
         additional: dict[str, Any] = {}
-        if wire.reasoning_content:
-            additional["reasoning_content"] = wire.reasoning_content
+        reasoning = reasoning_text(wire)
+        if reasoning:
+            additional["reasoning_content"] = reasoning
         if wire.refusal:
             additional["refusal"] = wire.refusal
         calls, invalid = _parse_tool_calls(wire.tool_calls) if wire.tool_calls else ([], [])
@@ -317,29 +280,12 @@ def _convert_completion(response: ChatCompletion, model: str) -> ChatResult:
 
 
 class _StreamState:
-    """What one stream remembers between chunks (per-index tool-call state, metadata)."""
+    """What one stream remembers between chunks (its tool calls, metadata)."""
 
-    __slots__ = (
-        "args",
-        "calls",
-        "cumulative",
-        "fingerprint",
-        "finish_reason",
-        "id",
-        "model",
-        "pending",
-        "usage",
-    )
+    __slots__ = ("fingerprint", "finish_reason", "id", "model", "tools", "usage")
 
     def __init__(self) -> None:
-        #: tool-call index -> [id sent, name sent]
-        self.calls: dict[int, list[bool]] = {}
-        #: tool-call index -> the arguments text so far
-        self.args: dict[int, str] = {}
-        #: indexes of calls whose server sends cumulative argument pieces
-        self.cumulative: set[int] = set()
-        #: index -> (text held back if pieces are new text, the whole text if cumulative)
-        self.pending: dict[int, tuple[str, str]] = {}
+        self.tools = ToolCallAssembler()
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.id: str | None = None
@@ -347,179 +293,22 @@ class _StreamState:
         self.usage: Mapping[str, Any] | None = None
 
 
-_JSON_LITERALS = ("true", "false", "null")
-_NUMBER_CHARS = frozenset("0123456789+-.eE")
-
-
-def _json_prefix(text: str) -> bool:
-    """Whether ``text`` can begin a JSON document (it is one, or more may complete it).
-
-    Example:
-        >>> _json_prefix('{"a": {"a": 1'), _json_prefix('{"a{"a": ')
-        (True, False)
-    """
-    stack: list[str] = []  # open containers: "{" or "["
-    expect = "value"  # value | key | key_or_end | colon | comma_or_end | value_or_end | done
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in " \t\r\n":
-            i += 1
-            continue
-        if expect == "done":
-            return False
-        if c == '"':
-            if expect not in ("value", "value_or_end", "key", "key_or_end"):
-                return False
-            key = expect in ("key", "key_or_end")
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] < " ":
-                    return False
-                i += 1
-            if i >= n:
-                return True  # inside a string
-            expect = "colon" if key else ("comma_or_end" if stack else "done")
-            i += 1
-            continue
-        if c in "}]":
-            if not stack or stack[-1] != ("{" if c == "}" else "["):
-                return False
-            closes_empty = expect == ("key_or_end" if c == "}" else "value_or_end")
-            if not closes_empty and expect != "comma_or_end":
-                return False
-            stack.pop()
-            expect = "comma_or_end" if stack else "done"
-        elif c == ":":
-            if expect != "colon":
-                return False
-            expect = "value"
-        elif c == ",":
-            if expect != "comma_or_end":
-                return False
-            expect = "key" if stack[-1] == "{" else "value"
-        elif expect not in ("value", "value_or_end"):
-            return False
-        elif c in "{[":
-            stack.append(c)
-            expect = "key_or_end" if c == "{" else "value_or_end"
-        else:  # a number or a literal, up to the next delimiter
-            j = i
-            while j < n and text[j] not in ' \t\r\n,:]}"{[':
-                j += 1
-            token = text[i:j]
-            if j == n:  # may still grow
-                ok = any(lit.startswith(token) for lit in _JSON_LITERALS) or (
-                    token[0] in "-0123456789" and set(token) <= _NUMBER_CHARS
-                )
-                return ok
-            if token not in _JSON_LITERALS:
-                try:
-                    float(token)
-                except ValueError:
-                    return False
-            expect = "comma_or_end" if stack else "done"
-            i = j
-            continue
-        i += 1
-    return True
-
-
-def _new_args(piece: str, index: int, state: _StreamState) -> str:
-    """The text ``piece`` adds to a call's arguments, whether pieces are new text or
-    cumulative (each repeating the text so far: ``'{"t'``, ``'{"t": 2'``, ``'{"t": 2}'``).
-
-    A piece that starts with the text so far and is at least as long is cumulative when the
-    two cannot simply follow each other (their concatenation is no JSON prefix); the call is
-    then read as cumulative to its end. When both readings still fit, the piece is held back
-    until a later piece, or the end of the stream (:func:`_flush_args`), tells them apart.
-    """
-    so_far = state.args.get(index, "")
-    held = state.pending.pop(index, None)
-    if held is not None:
-        tail, whole = held
-        as_new = _json_prefix(so_far + tail + piece)
-        as_whole = len(piece) >= len(whole) and piece.startswith(whole)
-        if as_new and as_whole:
-            state.pending[index] = (tail + piece, piece)
-            return ""
-        if as_whole:
-            state.cumulative.add(index)
-            state.args[index] = piece
-            return piece[len(so_far):]
-        state.args[index] = so_far + tail + piece
-        return tail + piece
-    if so_far and len(piece) >= len(so_far) and piece.startswith(so_far):
-        if index in state.cumulative or not _json_prefix(so_far + piece):
-            state.cumulative.add(index)
-            state.args[index] = piece
-            return piece[len(so_far):]
-        state.pending[index] = (piece, piece)
-        return ""
-    state.args[index] = so_far + piece
-    return piece
-
-
-def _flush_args(index: int, state: _StreamState) -> str:
-    """At the end of the stream: the text held back for a call, read the way that gives
-    complete JSON (as new text when both do)."""
-    held = state.pending.pop(index, None)
-    if held is None:
-        return ""
-    tail, whole = held
-    so_far = state.args.get(index, "")
-    if not _is_json(so_far + tail) and _is_json(whole):
-        state.args[index] = whole
-        return whole[len(so_far):]
-    state.args[index] = so_far + tail
-    return tail
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _tool_call_chunks(raw_calls: list[Any], state: _StreamState) -> list[ToolCallChunk]:
     """Streamed tool-call deltas -> LangChain tool-call chunks that aggregate correctly.
 
-    A call's id and name are passed once per index, whether the server sends them once or
-    in every chunk (as llama.cpp does): LangChain concatenates names when it merges chunks.
-    Missing or null arguments count as "" (a tool without arguments aggregates to ``{}``).
-    Cumulative argument pieces are reduced to what they add (see :func:`_new_args`).
+    The assembly rules (which call an entry belongs to, ids and names kept once, cumulative
+    argument pieces) are :class:`compactifai._wire.ToolCallAssembler`'s; each chunk carries
+    only what its entry added, since LangChain concatenates names and arguments when it
+    merges chunks.
     """
+    add = state.tools.add
+    count = len(raw_calls)
     out: list[ToolCallChunk] = []
-    calls = state.calls
     for position, raw in enumerate(raw_calls):
-        index = raw.get("index")
-        if index is None:
-            index = position
-        fn = raw.get("function") or {}
-        args = fn.get("arguments")
-        if args is None:
-            args = ""
-        elif not isinstance(args, str):
-            args = json.dumps(args)
-        if args:
-            args = _new_args(args, index, state)
-        sent = calls.get(index)
-        if sent is None:
-            sent = calls[index] = [False, False]
-        call_id = None
-        if not sent[0] and raw.get("id"):
-            call_id = raw["id"]
-            sent[0] = True
-        name = None
-        if not sent[1] and fn.get("name"):
-            name = fn["name"]
-            sent[1] = True
+        call, call_id, name, args = add(raw, position, count)
         out.append(
-            {"type": "tool_call_chunk", "name": name, "args": args, "id": call_id, "index": index}
+            {"type": "tool_call_chunk", "name": name, "args": args, "id": call_id,
+             "index": call.index}
         )
     return out
 
@@ -551,8 +340,10 @@ def _convert_chunk(chunk: Mapping[str, Any], state: _StreamState) -> AIMessageCh
     if not delta:
         return None
     content = delta.get("content")
+    if content and len(delta) == 1:  # text and nothing else: most chunks
+        return AIMessageChunk(content=content)
     raw_calls = delta.get("tool_calls")
-    reasoning = delta.get("reasoning_content")
+    reasoning = reasoning_text(delta)
     if not raw_calls and not reasoning:
         if not content:
             return None
@@ -577,14 +368,13 @@ def _final_chunk(state: _StreamState, model: str) -> ChatGenerationChunk:
     if state.fingerprint:
         metadata["system_fingerprint"] = state.fingerprint
     # A call the server sent without an id gets one, so the aggregated call can be answered;
-    # argument text held back (see _new_args) is sent now.
+    # argument text the assembler held back is sent now.
     late: list[ToolCallChunk] = []
-    for i, sent in state.calls.items():
-        args = _flush_args(i, state)
-        if args or not sent[0]:
-            call_id = None if sent[0] else _new_call_id()
+    for call, args in state.tools.finish():
+        if args or call.id is None:
             late.append(
-                {"type": "tool_call_chunk", "name": None, "args": args, "id": call_id, "index": i}
+                {"type": "tool_call_chunk", "name": None, "args": args,
+                 "id": None if call.id else call.call_id, "index": call.index}
             )
     message = AIMessageChunk(
         content="",
@@ -598,33 +388,6 @@ def _final_chunk(state: _StreamState, model: str) -> ChatGenerationChunk:
 
 
 # ---------------------------------------------------------------- tools
-
-
-def _tool_choice(choice: Any, names: list[str]) -> str | dict[str, Any] | None:
-    """LangChain's tool_choice values -> the wire's ("any" -> "required", a name -> object)."""
-    if choice is None or choice is False:
-        return None
-    if choice is True:
-        return _named(names[0]) if len(names) == 1 else "required"
-    if isinstance(choice, str):
-        if choice in ("auto", "none", "required"):
-            return choice
-        if choice == "any":
-            return "required"
-        if choice in names:
-            return _named(choice)
-        raise InvalidRequestError(
-            f"tool_choice={choice!r} names no bound tool (tools: {', '.join(names) or 'none'}); "
-            "use 'auto', 'none', 'required', 'any' or a tool's name",
-            param="tool_choice",
-        )
-    if isinstance(choice, dict):
-        return choice
-    raise InvalidRequestError(f"tool_choice={choice!r} is not valid", param="tool_choice")
-
-
-def _named(name: str) -> dict[str, Any]:
-    return {"type": "function", "function": {"name": name}}
 
 
 def _is_pydantic_class(obj: Any) -> bool:
@@ -765,26 +528,13 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
     ) -> tuple[str, list[dict[str, Any]], dict[str, Any], bool]:
         """Model id, wire messages, transport arguments and whether images are present."""
         wire, has_image = _convert_messages(messages)
-        params: dict[str, Any] = self._default_params
-        extra: dict[str, Any] = {}
-        for key, value in self.model_kwargs.items():
-            if key in _API_PARAMS:
-                params[key] = value
-            else:
-                extra[key] = value
-        for key, value in kwargs.items():
-            if key in _API_PARAMS or key in _CALL_OPTIONS:
-                params[key] = value
-            elif key == "extra_body":
-                extra.update(value or {})
-            elif key not in _NOT_SENT:
-                extra[key] = value
+        params = split_params(
+            CHAT_FIELDS, self._default_params, self.model_kwargs, kwargs, skip=LANGCHAIN_KEYWORDS
+        )
         if stop:
             params["stop"] = stop
         elif "stop" in params and not params["stop"]:
             del params["stop"]
-        if extra:
-            params["extra_body"] = extra
         return kwargs.get("model") or self.model_name, wire, params, has_image
 
     def _check(self, model: str, has_image: bool, params: dict[str, Any]) -> None:
@@ -812,9 +562,12 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        model, wire, params, has_image = self._request(messages, stop, kwargs)
-        self._check(model, has_image, params)
-        response = self.client.chat_completion(model=model, messages=wire, **params)
+        try:
+            model, wire, params, has_image = self._request(messages, stop, kwargs)
+            self._check(model, has_image, params)
+            response = self.client.chat_completion(model=model, messages=wire, **params)
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         return _convert_completion(response, model)
 
     async def _agenerate(
@@ -824,9 +577,14 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        model, wire, params, has_image = self._request(messages, stop, kwargs)
-        await self._acheck(model, has_image, params)
-        response = await self.async_client.chat_completion(model=model, messages=wire, **params)
+        try:
+            model, wire, params, has_image = self._request(messages, stop, kwargs)
+            await self._acheck(model, has_image, params)
+            response = await self.async_client.chat_completion(
+                model=model, messages=wire, **params
+            )
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         return _convert_completion(response, model)
 
     def _stream(
@@ -836,19 +594,22 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        model, wire, params, has_image = self._request(messages, stop, kwargs)
-        self._check(model, has_image, params)
-        state = _StreamState()
-        stream = self.client.chat_completion_stream(
-            model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
-        )
         try:
-            for raw in stream:
-                message = _convert_chunk(raw, state)
-                if message is not None:
-                    yield ChatGenerationChunk(message=message)
-        finally:
-            stream.close()
+            model, wire, params, has_image = self._request(messages, stop, kwargs)
+            self._check(model, has_image, params)
+            state = _StreamState()
+            stream = self.client.chat_completion_stream(
+                model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
+            )
+            try:
+                for raw in stream:
+                    message = _convert_chunk(raw, state)
+                    if message is not None:
+                        yield ChatGenerationChunk(message=message)
+            finally:
+                stream.close()
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         yield _final_chunk(state, model)
 
     async def _astream(
@@ -858,19 +619,22 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        model, wire, params, has_image = self._request(messages, stop, kwargs)
-        await self._acheck(model, has_image, params)
-        state = _StreamState()
-        stream = self.async_client.chat_completion_stream(
-            model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
-        )
         try:
-            async for raw in stream:
-                message = _convert_chunk(raw, state)
-                if message is not None:
-                    yield ChatGenerationChunk(message=message)
-        finally:
-            await stream.aclose()
+            model, wire, params, has_image = self._request(messages, stop, kwargs)
+            await self._acheck(model, has_image, params)
+            state = _StreamState()
+            stream = self.async_client.chat_completion_stream(
+                model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
+            )
+            try:
+                async for raw in stream:
+                    message = _convert_chunk(raw, state)
+                    if message is not None:
+                        yield ChatGenerationChunk(message=message)
+            finally:
+                await stream.aclose()
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         yield _final_chunk(state, model)
 
     # -- tools and structured output
@@ -886,7 +650,9 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         """Bind tools (LangChain tools, pydantic classes, functions or OpenAI tool dicts).
 
         ``tool_choice``: "auto", "none", "required", "any" (= "required"), True (the only
-        tool, or "required"), a tool's name, or an OpenAI-style dict. A model whose profile
+        tool, or "required"), a tool's name, or an OpenAI-style dict (the rules of
+        :func:`compactifai._wire.tool_choice`). ``strict=True`` marks the tools strict and
+        makes their schemas so; otherwise no ``strict`` field is sent. A model whose profile
         says it has no function calling is refused when called, before the chat request.
 
         Example:
@@ -903,9 +669,11 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         """
         from langchain_core.utils.function_calling import convert_to_openai_tool
 
-        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
-        names = [t["function"]["name"] for t in formatted if "function" in t]
-        choice = _tool_choice(tool_choice, names)
+        formatted = [function_tool(convert_to_openai_tool(tool), strict) for tool in tools]
+        try:
+            choice = wire_tool_choice(tool_choice, tool_names(formatted))
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         if choice is not None:
             kwargs["tool_choice"] = choice
         return super().bind(tools=formatted, **kwargs)

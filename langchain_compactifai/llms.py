@@ -14,14 +14,17 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from compactifai import ResponseDecodeError
+from compactifai import CompactifAIError, ResponseDecodeError
+from compactifai._wire import COMPLETION_FIELDS, split_params
 
 from ._common import (
+    LANGCHAIN_KEYWORDS,
     LS_PROVIDER,
     CompactifAIFields,
     move_extra_to_model_kwargs,
     require_api_key,
 )
+from ._errors import raise_as_langchain_error
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -33,13 +36,6 @@ if TYPE_CHECKING:
     from compactifai.types import Completion
 
 __all__ = ["CompactifAI"]
-
-_API_PARAMS = frozenset(
-    {"temperature", "top_p", "max_tokens", "stop", "user", "seed", "tools", "tool_choice"}
-)
-_CALL_OPTIONS = frozenset({"extra_headers", "timeout"})
-_NOT_SENT = frozenset({"stream", "stream_usage", "model"})
-
 
 def _generations(
     response: Completion, count: int
@@ -140,26 +136,17 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         return params
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        params = self._default_params
-        extra: dict[str, Any] = {}
-        for key, value in self.model_kwargs.items():
-            if key in _API_PARAMS:
-                params[key] = value
-            else:
-                extra[key] = value
-        for key, value in kwargs.items():
-            if key in _API_PARAMS or key in _CALL_OPTIONS:
-                params[key] = value
-            elif key == "extra_body":
-                extra.update(value or {})
-            elif key not in _NOT_SENT:
-                extra[key] = value
+        params = split_params(
+            COMPLETION_FIELDS,
+            self._default_params,
+            self.model_kwargs,
+            kwargs,
+            skip=LANGCHAIN_KEYWORDS,
+        )
         if stop:
             params["stop"] = stop
         elif "stop" in params and not params["stop"]:
             del params["stop"]
-        if extra:
-            params["extra_body"] = extra
         return kwargs.get("model") or self.model_name, params
 
     def _include_usage(self, kwargs: dict[str, Any]) -> bool:
@@ -180,25 +167,28 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model, params = self._params(stop, kwargs)
-        generations: list[list[Generation]] = []
-        usage: dict[str, int] = {}
-        if self.streaming:
-            for prompt in prompts:
-                text = None
-                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
-                    text = chunk if text is None else text + chunk
-                if text is not None:
-                    _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
-                generations.append([text or Generation(text="")])
-        else:
-            for batch in self._batches(prompts):
-                response = self.client.completion(
-                    model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
-                )
-                gens, batch_usage = _generations(response, len(batch))
-                generations.extend(gens)
-                _add_usage(usage, batch_usage)
+        try:
+            model, params = self._params(stop, kwargs)
+            generations: list[list[Generation]] = []
+            usage: dict[str, int] = {}
+            if self.streaming:
+                for prompt in prompts:
+                    text = None
+                    for chunk in self._stream(prompt, stop, run_manager, **kwargs):
+                        text = chunk if text is None else text + chunk
+                    if text is not None:
+                        _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
+                    generations.append([text or Generation(text="")])
+            else:
+                for batch in self._batches(prompts):
+                    response = self.client.completion(
+                        model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
+                    )
+                    gens, batch_usage = _generations(response, len(batch))
+                    generations.extend(gens)
+                    _add_usage(usage, batch_usage)
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         return LLMResult(
             generations=generations, llm_output={"token_usage": usage, "model_name": model}
         )
@@ -210,25 +200,28 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        model, params = self._params(stop, kwargs)
-        generations: list[list[Generation]] = []
-        usage: dict[str, int] = {}
-        if self.streaming:
-            for prompt in prompts:
-                text = None
-                async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
-                    text = chunk if text is None else text + chunk
-                if text is not None:
-                    _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
-                generations.append([text or Generation(text="")])
-        else:
-            for batch in self._batches(prompts):
-                response = await self.async_client.completion(
-                    model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
-                )
-                gens, batch_usage = _generations(response, len(batch))
-                generations.extend(gens)
-                _add_usage(usage, batch_usage)
+        try:
+            model, params = self._params(stop, kwargs)
+            generations: list[list[Generation]] = []
+            usage: dict[str, int] = {}
+            if self.streaming:
+                for prompt in prompts:
+                    text = None
+                    async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
+                        text = chunk if text is None else text + chunk
+                    if text is not None:
+                        _add_usage(usage, (text.generation_info or {}).pop("token_usage", {}))
+                    generations.append([text or Generation(text="")])
+            else:
+                for batch in self._batches(prompts):
+                    response = await self.async_client.completion(
+                        model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
+                    )
+                    gens, batch_usage = _generations(response, len(batch))
+                    generations.extend(gens)
+                    _add_usage(usage, batch_usage)
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         return LLMResult(
             generations=generations, llm_output={"token_usage": usage, "model_name": model}
         )
@@ -240,20 +233,23 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        model, params = self._params(stop, kwargs)
-        final: dict[str, Any] = {}
-        stream = self.client.completion_stream(
-            model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
-        )
         try:
-            for raw in stream:
-                chunk = _text_chunk(raw, final)
-                if chunk is not None:
-                    if run_manager:
-                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-        finally:
-            stream.close()
+            model, params = self._params(stop, kwargs)
+            final: dict[str, Any] = {}
+            stream = self.client.completion_stream(
+                model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
+            )
+            try:
+                for raw in stream:
+                    chunk = _text_chunk(raw, final)
+                    if chunk is not None:
+                        if run_manager:
+                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+            finally:
+                stream.close()
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         yield _final_text_chunk(final, model)
 
     async def _astream(
@@ -263,20 +259,23 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        model, params = self._params(stop, kwargs)
-        final: dict[str, Any] = {}
-        stream = self.async_client.completion_stream(
-            model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
-        )
         try:
-            async for raw in stream:
-                chunk = _text_chunk(raw, final)
-                if chunk is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-        finally:
-            await stream.aclose()
+            model, params = self._params(stop, kwargs)
+            final: dict[str, Any] = {}
+            stream = self.async_client.completion_stream(
+                model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
+            )
+            try:
+                async for raw in stream:
+                    chunk = _text_chunk(raw, final)
+                    if chunk is not None:
+                        if run_manager:
+                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+            finally:
+                await stream.aclose()
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
         yield _final_text_chunk(final, model)
 
 

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
     from compactifai import AsyncCompactifAIClient, CompactifAIClient, ModelProfile, RateLimit
+    from compactifai import _wire as core
+else:
+    from .utils import core  # compactifai._wire, imported on first use
 
 __all__ = ["DEFAULT_MODEL", "CompactifAI"]
 
@@ -56,26 +59,6 @@ __all__ = ["DEFAULT_MODEL", "CompactifAI"]
 DEFAULT_MODEL = "cai-llama-3-1-8b-slim"
 _API_KEY_ENV = "COMPACTIFAI_API_KEY"
 _BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
-#: Fields the transport clients are built from: changing one rebuilds them on next use.
-_CLIENT_FIELDS = frozenset(
-    {"api_key", "base_url", "timeout", "max_retries", "default_headers", "rate_limit"}
-)
-
-
-class _Keys:
-    """The named arguments of the transport's chat and completion calls (read once)."""
-
-    chat: frozenset[str] = frozenset()
-    completion: frozenset[str] = frozenset()
-    loaded = False
-
-    @classmethod
-    def load(cls) -> None:
-        from compactifai._client import ChatParams, CompletionParams
-
-        cls.chat = frozenset(ChatParams.__annotations__) - {"extra_body"}
-        cls.completion = frozenset(CompletionParams.__annotations__) - {"extra_body"}
-        cls.loaded = True
 
 
 class _Clients:
@@ -255,21 +238,17 @@ class CompactifAI(FunctionCallingLLM):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in _CLIENT_FIELDS:
+        if name in core.CLIENT_SETTINGS:  # the transport clients are built from these
             self._clients.reset()
 
     # ------------------------------------------------------------ clients and facts
 
     def _client_kwargs(self) -> dict[str, Any]:
-        key = self.api_key
-        return {
-            "api_key": key.get_secret_value() if isinstance(key, SecretStr) else key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "rate_limit": self.rate_limit,
-        }
+        settings = {name: getattr(self, name) for name in core.CLIENT_SETTINGS}
+        key = settings["api_key"]
+        if isinstance(key, SecretStr):
+            settings["api_key"] = key.get_secret_value()
+        return settings
 
     def _sync_client(self) -> CompactifAIClient:
         clients = self._clients
@@ -363,27 +342,19 @@ class CompactifAI(FunctionCallingLLM):
 
     def _params(self, kwargs: Mapping[str, Any], completion: bool = False) -> dict[str, Any]:
         """Named transport arguments from settings, additional_kwargs and call kwargs; every
-        other field goes in extra_body (nothing is dropped)."""
-        if not _Keys.loaded:
-            _Keys.load()
-        named = _Keys.completion if completion else _Keys.chat
-        params: dict[str, Any] = {}
+        other field goes in extra_body (nothing is dropped but None values): the partition
+        LangChain's side uses too (:func:`compactifai._wire.split_params`)."""
+        settings: dict[str, Any] = {}
         if self.temperature is not None:
-            params["temperature"] = self.temperature
+            settings["temperature"] = self.temperature
         if self.max_tokens is not None:
-            params["max_tokens"] = self.max_tokens
-        extra: dict[str, Any] = {}
-        for source in (self.additional_kwargs, kwargs):
-            for key, value in source.items():
-                if key in named:
-                    params[key] = value
-                elif key == "extra_body":
-                    extra.update(value or {})
-                elif value is not None:
-                    extra[key] = value
-        if extra:
-            params["extra_body"] = extra
-        return params
+            settings["max_tokens"] = self.max_tokens
+        return core.split_params(
+            core.COMPLETION_FIELDS if completion else core.CHAT_FIELDS,
+            settings,
+            self.additional_kwargs,
+            kwargs,
+        )
 
     def _wire(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         if has_images(messages):
@@ -550,7 +521,8 @@ class CompactifAI(FunctionCallingLLM):
         """The chat arguments for a call with tools.
 
         ``tool_required`` asks for ``tool_choice="required"``; ``tool_choice`` may also be a
-        mode, a tool name or the API's object form. Parallel calls are not requested from the
+        mode, the name of one of ``tools`` or the API's object form (the rules LangChain's
+        ``bind_tools`` follows too). Parallel calls are not requested from the
         server (the API does not document it); without ``allow_parallel_tool_calls`` only the
         first call of an answer is kept.
         """
@@ -561,7 +533,7 @@ class CompactifAI(FunctionCallingLLM):
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:
             prepared["tools"] = specs
-            choice = resolve_tool_choice(tool_choice, tool_required)
+            choice = resolve_tool_choice(tool_choice, tool_required, core.tool_names(specs))
             if choice is not None:
                 prepared["tool_choice"] = choice
         return prepared

@@ -4,6 +4,9 @@ Outgoing: :func:`to_wire_messages` turns ``ChatMessage`` objects into the OpenAI
 dicts the API takes; :func:`to_wire_tool` turns a LlamaIndex tool into a tool spec.
 Incoming: :func:`chat_response_from_completion` converts a whole answer; :class:`ChatStreamState`
 folds streamed chunk dicts into cumulative ``ChatResponse`` objects, one per chunk.
+The wire rules themselves (tool-call assembly, valid arguments, ``tool_choice``, usage...) are
+``compactifai._wire``'s, the ones LangChain's side follows: this module only maps LlamaIndex
+objects onto them.
 
 Example:
     >>> from llama_index.core.llms import ChatMessage
@@ -14,8 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,12 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.llms.utils import parse_partial_json
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+    from compactifai import _wire as core
+    from compactifai._wire import StreamedToolCall
 
 __all__ = [
     "ChatStreamState",
@@ -69,6 +72,23 @@ _ROLES: dict[str, str] = {
 }
 
 
+class _Core:
+    """``compactifai._wire`` (the rules both integrations share), imported on first use:
+    importing this package does not import the transport, which loads with the first
+    request. Each name is looked up once, then read as a plain attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        from compactifai import _wire
+
+        value = getattr(_wire, name)
+        setattr(self, name, value)
+        return value
+
+
+if not TYPE_CHECKING:
+    core = _Core()
+
+
 def _invalid(message: str, param: str = "messages") -> Exception:
     from compactifai import InvalidRequestError
 
@@ -99,12 +119,6 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image_url}
 
 
-def _arguments_json(kwargs: Any) -> str:
-    if isinstance(kwargs, str):
-        return kwargs or "{}"
-    return json.dumps(kwargs if kwargs is not None else {}, ensure_ascii=False)
-
-
 def _legacy_tool_call(call: Any) -> dict[str, Any]:
     """A tool call kept in ``additional_kwargs`` (a dict, or an object such as OpenAI's)."""
     if not isinstance(call, Mapping):
@@ -113,43 +127,29 @@ def _legacy_tool_call(call: Any) -> dict[str, Any]:
     fn = call.get("function") or {}
     if not isinstance(fn, Mapping):
         fn = {"name": getattr(fn, "name", None), "arguments": getattr(fn, "arguments", None)}
-    out: dict[str, Any] = {
-        "type": "function",
-        "function": {"name": fn.get("name") or "", "arguments": _arguments_json(fn.get("arguments"))},
-    }
-    if call.get("id"):
-        out["id"] = call["id"]
-    return out
+    arguments = core.dump_arguments(fn.get("arguments"))
+    return core.wire_tool_call(call.get("id"), fn.get("name") or "", arguments)
 
 
 def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
     role = _ROLES.get(message.role.value)
     if role is None:
         raise _invalid(f"messages with role {message.role.value!r} cannot be sent to CompactifAI")
-    texts: list[str] = []
     parts: list[dict[str, Any]] = []
     tool_calls: list[dict[str, Any]] = []
-    has_image = False
     for block in message.blocks:
         if isinstance(block, TextBlock):
-            texts.append(block.text)
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
             if role != "user":
                 raise _invalid(f"images can only be sent in user messages, not {role!r} ones")
-            has_image = True
             parts.append(_image_part(block))
         elif isinstance(block, ToolCallBlock):
-            call: dict[str, Any] = {
-                "type": "function",
-                "function": {
-                    "name": block.tool_name,
-                    "arguments": _arguments_json(block.tool_kwargs),
-                },
-            }
-            if block.tool_call_id:
-                call["id"] = block.tool_call_id
-            tool_calls.append(call)
+            tool_calls.append(
+                core.wire_tool_call(
+                    block.tool_call_id, block.tool_name, core.dump_arguments(block.tool_kwargs)
+                )
+            )
         elif isinstance(block, (ThinkingBlock, CachePoint)):
             continue  # the API takes no reasoning or cache hints as input
         else:
@@ -157,11 +157,9 @@ def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
                 f"{type(block).__name__} content is not supported by the CompactifAI chat API "
                 "(it takes text, and images for models that support them)"
             )
-    out: dict[str, Any] = {"role": role}
-    if has_image:
-        out["content"] = parts
-    else:
-        out["content"] = texts[0] if len(texts) == 1 else "\n".join(texts)
+    # Text-only content goes as one string, its parts joined by the rule both integrations
+    # share (compactifai._wire.TEXT_JOINER).
+    out: dict[str, Any] = {"role": role, "content": core.collapse_parts(parts)}
     if role == "assistant":
         if not tool_calls:
             legacy = message.additional_kwargs.get("tool_calls")
@@ -179,8 +177,8 @@ def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
 def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Convert LlamaIndex messages to the API's message dicts.
 
-    Text-only content is sent as a string (``""`` next to tool calls, never null); a user
-    message with images as a list of ``text`` and ``image_url`` parts; assistant tool calls in
+    Text-only content is sent as one string, its TextBlocks joined with nothing between them
+    (``""`` next to tool calls, never null); a user message with images as a list of ``text`` and ``image_url`` parts; assistant tool calls in
     the OpenAI shape; tool results as role ``tool`` with their ``tool_call_id``.
     """
     return [_to_wire_message(m) for m in messages]
@@ -192,58 +190,57 @@ def has_images(messages: Sequence[ChatMessage]) -> bool:
 
 
 def to_wire_tool(tool: BaseTool, strict: bool | None = None) -> dict[str, Any]:
-    """A LlamaIndex tool as an API tool spec; ``strict`` is added only when ``True``."""
-    spec = tool.metadata.to_openai_tool(skip_length_check=True)
-    if strict:
-        fn = spec["function"]
-        fn["strict"] = True
-        fn["parameters"] = {**fn["parameters"], "additionalProperties": False}
-    return spec
+    """A LlamaIndex tool as an API tool spec; ``strict`` is added only when ``True`` (with a
+    strict schema: see :func:`compactifai._wire.function_tool`)."""
+    return core.function_tool(tool.metadata.to_openai_tool(skip_length_check=True), strict)
 
 
 def resolve_tool_choice(
-    tool_choice: str | Mapping[str, Any] | None, tool_required: bool
+    tool_choice: str | Mapping[str, Any] | None,
+    tool_required: bool,
+    names: Sequence[str] | None = None,
 ) -> str | dict[str, Any] | None:
     """``tool_choice`` as the API takes it: a mode, or the object naming one tool.
 
     A bare tool name (as ``FunctionAgent(initial_tool_choice=...)`` passes) becomes
-    ``{"type": "function", "function": {"name": ...}}``; ``tool_required`` means
-    ``"required"`` when nothing more specific was asked.
+    ``{"type": "function", "function": {"name": ...}}``, and is refused when the bound tools'
+    ``names`` are given and it is none of them; "any" means "required"; ``tool_required``
+    means ``"required"`` when nothing more specific was asked. The same rules as LangChain's
+    ``bind_tools`` (:func:`compactifai._wire.tool_choice`).
+
+    Example:
+        >>> resolve_tool_choice("get_weather", False)
+        {'type': 'function', 'function': {'name': 'get_weather'}}
+        >>> resolve_tool_choice(None, True)
+        'required'
     """
     if tool_choice is None:
         return "required" if tool_required else None
-    if isinstance(tool_choice, Mapping):
-        return dict(tool_choice)
-    if tool_choice in ("auto", "none", "required"):
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
+    return core.tool_choice(tool_choice, names)
 
 
 # ---------------------------------------------------------------- incoming
 
 
 def parse_arguments(arguments: str | None) -> dict[str, Any] | str:
-    """Tool-call arguments as a dict, best effort on partial JSON; unusable text is kept as is.
+    """Tool-call arguments as a dict, read as far as they go while they still arrive
+    (:func:`compactifai._wire.partial_arguments`); text that cannot be read is kept as is.
 
     ``""`` and ``None`` (tools without arguments) give ``{}``.
+
+    Example:
+        >>> parse_arguments('{"city": "Paris", "da'), parse_arguments("{'x'")
+        ({'city': 'Paris'}, "{'x'")
     """
-    if not arguments:
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        try:
-            value = parse_partial_json(arguments)
-        except (ValueError, TypeError):
-            return arguments
-    if isinstance(value, dict):
-        return value
-    return {} if value is None else arguments
+    parsed = core.partial_arguments(arguments)
+    if parsed is None:
+        return arguments or ""
+    return parsed
 
 
 def final_arguments(arguments: str | None) -> dict[str, Any] | str:
     """The arguments of a complete tool call: a dict, or the text itself when it is not a
-    JSON object (no partial-JSON repair: the answer is over, nothing more will come).
+    JSON object (the rule both integrations share: :func:`compactifai._wire.load_arguments`).
 
     ``""``, ``None`` and ``null`` (tools without arguments) give ``{}``.
 
@@ -251,22 +248,19 @@ def final_arguments(arguments: str | None) -> dict[str, Any] | str:
         >>> final_arguments('{"city": "Paris"}'), final_arguments('{"city": "Pa')
         ({'city': 'Paris'}, '{"city": "Pa')
     """
-    if not arguments:
-        return {}
     try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments
-    if isinstance(value, dict):
-        return value
-    return {} if value is None else arguments
+        return core.load_arguments(arguments)
+    except core.ToolArgumentsError:
+        return arguments or ""
 
 
 class InvalidToolArgumentsError(ValueError):
     """A tool call whose arguments are not a JSON object: the tool must not be called.
 
     Raised by :func:`tool_selections` (``CompactifAI.get_tool_calls_from_response``); the
-    raw text stays on the message (``ToolCallBlock.tool_kwargs`` is the string).
+    raw text stays on the message (``ToolCallBlock.tool_kwargs`` is the string). Whether
+    arguments are invalid is decided by :func:`compactifai._wire.load_arguments`, the rule
+    LangChain's side uses for its ``invalid_tool_calls``.
 
     Example:
         >>> err = InvalidToolArgumentsError("get_weather", "call_1", '{"city": ')
@@ -285,37 +279,37 @@ class InvalidToolArgumentsError(ValueError):
 
 
 def new_call_id() -> str:
-    """An id for a tool call the server sent without one (as LangChain's side makes them).
+    """An id for a tool call the server sent without one (``call_`` and 24 hex digits, as
+    LangChain's side makes them: :func:`compactifai._wire.new_call_id`).
 
     Example:
         >>> new_call_id().startswith("call_"), len(new_call_id())
         (True, 29)
     """
-    return f"call_{uuid.uuid4().hex[:24]}"
+    return core.new_call_id()
 
 
 def usage_from(usage: Any) -> dict[str, int]:
-    """``prompt_tokens``/``completion_tokens``/``total_tokens`` from a usage object or dict."""
-    if usage is None:
+    """``prompt_tokens``/``completion_tokens``/``total_tokens`` from a usage object or dict,
+    with ``reasoning_tokens`` and ``cached_tokens`` when the server reports them.
+
+    Example:
+        >>> usage_from({"prompt_tokens": 5, "completion_tokens": 2})
+        {'prompt_tokens': 5, 'completion_tokens': 2, 'total_tokens': 7}
+    """
+    counts = core.token_usage(usage)
+    if counts is None:
         return {}
-    if not isinstance(usage, Mapping):
-        usage = {
-            "prompt_tokens": getattr(usage, "prompt_tokens", 0),
-            "completion_tokens": getattr(usage, "completion_tokens", 0),
-            "total_tokens": getattr(usage, "total_tokens", 0),
-        }
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    out = {
+        "prompt_tokens": counts.prompt_tokens,
+        "completion_tokens": counts.completion_tokens,
+        "total_tokens": counts.total_tokens,
     }
-
-
-def _reasoning(message: Any) -> str | None:
-    text = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
-    return text if isinstance(text, str) and text else None
+    if counts.reasoning_tokens is not None:
+        out["reasoning_tokens"] = counts.reasoning_tokens
+    if counts.cached_tokens is not None:
+        out["cached_tokens"] = counts.cached_tokens
+    return out
 
 
 def chat_response_from_completion(completion: Any) -> ChatResponse:
@@ -324,7 +318,7 @@ def chat_response_from_completion(completion: Any) -> ChatResponse:
     additional: dict[str, Any] = {}
     if completion.choices:
         message = completion.choices[0].message
-        reasoning = _reasoning(message)
+        reasoning = core.reasoning_text(message)
         if reasoning:
             blocks.append(ThinkingBlock(content=reasoning))
         blocks.append(TextBlock(text=message.content or ""))
@@ -375,86 +369,23 @@ def completion_response_from_chat(response: ChatResponse) -> CompletionResponse:
     )
 
 
-class _StreamedCall:
-    """One tool call being assembled from stream deltas.
+def _call_view(call: StreamedToolCall, final: bool) -> tuple[ToolCallBlock, dict[str, Any]]:
+    """A streamed call as a ``ToolCallBlock`` and a wire dict, built once per change.
 
-    Argument pieces are usually incremental (each adds to the text so far), but some servers
-    send them cumulative (each repeats the text so far: ``'{"t'``, ``'{"t": 2'``,
-    ``'{"t": 2}'``). A piece that starts with the text so far and is at least as long
-    replaces it; should the plain concatenation of the pieces be a complete JSON object
-    instead, it wins (an incremental piece that happened to look cumulative).
+    While the answer arrives its arguments are read as far as they go; once it is over they
+    must be a JSON object, else ``tool_kwargs`` is the raw text.
     """
-
-    __slots__ = ("block", "final", "generated_id", "id", "joined", "name", "text", "wire")
-
-    def __init__(self) -> None:
-        self.id: str | None = None
-        self.generated_id: str | None = None
-        self.name = ""
-        self.text = ""  # incremental and cumulative pieces, told apart
-        self.joined = ""  # every piece concatenated
-        self.block: ToolCallBlock | None = None
-        self.wire: dict[str, Any] | None = None
-        self.final = False
-
-    def merge(self, delta: Mapping[str, Any]) -> None:
-        call_id = delta.get("id")
-        if call_id and not self.id:
-            self.id = call_id
-        fn = delta.get("function") or _EMPTY
-        name = fn.get("name")
-        if name and name != self.name:
-            # Servers send the name once (OpenAI), repeat it whole in every chunk (llama.cpp),
-            # or could split it: keep it once whatever the style.
-            self.name = name if not self.name or name.startswith(self.name) else self.name + name
-        piece = fn.get("arguments")
-        if piece:
-            if not isinstance(piece, str):
-                piece = json.dumps(piece, ensure_ascii=False)
-            self.joined += piece
-            text = self.text
-            if text and len(piece) >= len(text) and piece.startswith(text):
-                self.text = piece  # cumulative: the whole text so far
-            else:
-                self.text = text + piece
-        self.block = None
-
-    @property
-    def call_id(self) -> str:
-        """The server's id, else one made here once (the same in every response)."""
-        if self.id:
-            return self.id
-        if self.generated_id is None:
-            self.generated_id = new_call_id()
-        return self.generated_id
-
-    @property
-    def arguments(self) -> str:
-        text, joined = self.text, self.joined
-        if text != joined and isinstance(final_arguments(joined), dict):
-            return joined
-        return text
-
-    def materialize(self, final: bool) -> tuple[ToolCallBlock, dict[str, Any]]:
-        if self.block is None or self.wire is None or self.final != final:
-            arguments = self.arguments
-            kwargs: dict[str, Any] | str
-            if final:
-                kwargs = final_arguments(arguments)
-            else:  # still arriving: parsed as far as it goes
-                partial = parse_arguments(arguments)
-                kwargs = partial if isinstance(partial, dict) else {}
-            call_id = self.call_id
-            self.block = ToolCallBlock(
-                tool_call_id=call_id, tool_name=self.name, tool_kwargs=kwargs
-            )
-            self.wire = {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": self.name, "arguments": arguments},
-            }
-            self.final = final
-        return self.block, self.wire
+    view = call.view
+    if view is None or view[0] is not final:
+        kwargs: dict[str, Any] | str
+        if final:
+            kwargs = final_arguments(call.arguments)
+        else:
+            kwargs = core.partial_arguments(call.arguments) or {}
+        call_id = call.call_id
+        block = ToolCallBlock(tool_call_id=call_id, tool_name=call.name, tool_kwargs=kwargs)
+        view = call.view = (final, block, core.wire_tool_call(call_id, call.name, call.arguments))
+    return view[1], view[2]
 
 
 class ChatStreamState:
@@ -462,12 +393,13 @@ class ChatStreamState:
 
     Each response carries the whole message so far (text, a ``ThinkingBlock`` for reasoning,
     a ``ToolCallBlock`` per tool call), the new text as ``delta``, the chunk as ``raw``, and
-    token usage in ``additional_kwargs`` on the chunk that reports it. Tool calls are keyed
-    by ``index`` (by id when a server sends none); a call without an id gets one
-    (``call_...``, the same in every response). Their arguments are parsed as far as they go
-    while they arrive; once the answer is finished (a ``finish_reason``, or :meth:`finish`)
-    they must be a JSON object, else ``tool_kwargs`` is the raw text and
-    :func:`tool_selections` raises :class:`InvalidToolArgumentsError`.
+    token usage in ``additional_kwargs`` on the chunk that reports it. Tool calls are
+    assembled by :class:`compactifai._wire.ToolCallAssembler` (the rules LangChain's side
+    follows too); a call without an id gets one (``call_...``, the same in every response).
+    Their arguments are parsed as far as they go while they arrive; once the answer is
+    finished (a ``finish_reason``, or :meth:`finish`) they must be a JSON object, else
+    ``tool_kwargs`` is the raw text and :func:`tool_selections` raises
+    :class:`InvalidToolArgumentsError`.
 
     Example:
         >>> state = ChatStreamState()
@@ -479,29 +411,18 @@ class ChatStreamState:
         [('set', {'temp': 22})]
     """
 
-    __slots__ = ("calls", "done", "reasoning", "text")
+    __slots__ = ("done", "reasoning", "text", "tools")
 
     def __init__(self) -> None:
         self.text = ""
         self.reasoning = ""
-        self.calls: dict[int, _StreamedCall] = {}
+        self.tools = core.ToolCallAssembler()
         self.done = False
 
-    def _merge_tool_calls(self, deltas: Sequence[Mapping[str, Any]]) -> None:
-        calls = self.calls
-        for delta in deltas:
-            index = delta.get("index")
-            if index is None:
-                call_id = delta.get("id")
-                last = max(calls) if calls else None
-                if last is None or (call_id and calls[last].id and calls[last].id != call_id):
-                    index = 0 if last is None else last + 1
-                else:
-                    index = last
-            call = calls.get(index)
-            if call is None:
-                call = calls[index] = _StreamedCall()
-            call.merge(delta)
+    @property
+    def calls(self) -> dict[int, StreamedToolCall]:
+        """The tool calls so far, by index."""
+        return self.tools.calls
 
     def feed(self, chunk: Mapping[str, Any]) -> ChatResponse:
         """The cumulative response after one chunk."""
@@ -514,16 +435,18 @@ class ChatStreamState:
             piece = delta.get("content") or ""
             if piece:
                 self.text += piece
-            thinking = delta.get("reasoning_content") or delta.get("reasoning")
-            if thinking:
-                self.reasoning += thinking
-            tool_deltas = delta.get("tool_calls")
-            if tool_deltas:
-                self._merge_tool_calls(tool_deltas)
+            if not piece or len(delta) > 1:  # more than text (most chunks hold text only)
+                thinking = core.reasoning_text(delta)
+                if thinking:
+                    self.reasoning += thinking
+                tool_deltas = delta.get("tool_calls")
+                if tool_deltas:
+                    self.tools.feed(tool_deltas)
             if choice.get("finish_reason"):
                 self.done = True
+                self.tools.finish()
         usage = chunk.get("usage")
-        response_kwargs = usage_from(usage) if usage else {}
+        response_kwargs: dict[str, Any] = usage_from(usage) if usage else {}
         if thinking:
             response_kwargs["thinking_delta"] = thinking
         return self._response(piece, chunk, response_kwargs)
@@ -531,16 +454,16 @@ class ChatStreamState:
     def finish(self) -> ChatResponse | None:
         """After the last chunk: a closing response (``delta=""``) when the stream ended
         without a ``finish_reason`` and a tool call's arguments read differently once
-        complete (invalid JSON); else None (the last response was already final)."""
+        complete (held-back text settled, or invalid JSON); else None (the last response was
+        already final)."""
         if self.done:
             return None
-        before = [call.materialize(False)[0].tool_kwargs for _, call in self._calls()]
+        calls = self.tools.ordered()
+        before = [_call_view(call, False)[0].tool_kwargs for call in calls]
         self.done = True
-        after = [call.materialize(True)[0].tool_kwargs for _, call in self._calls()]
+        self.tools.finish()
+        after = [_call_view(call, True)[0].tool_kwargs for call in calls]
         return None if after == before else self._response("", None, {})
-
-    def _calls(self) -> list[tuple[int, _StreamedCall]]:
-        return sorted(self.calls.items())
 
     def _response(
         self, piece: str, raw: Any, response_kwargs: dict[str, Any]
@@ -549,10 +472,11 @@ class ChatStreamState:
         if self.reasoning:
             blocks.insert(0, ThinkingBlock(content=self.reasoning))
         message_kwargs: dict[str, Any] = {}
-        if self.calls:
+        if self.tools.calls:
             wire = []
-            for _, call in self._calls():
-                block, spec = call.materialize(self.done)
+            done = self.done
+            for call in self.tools.ordered():
+                block, spec = _call_view(call, done)
                 blocks.append(block)
                 wire.append(spec)
             message_kwargs["tool_calls"] = wire
@@ -597,12 +521,14 @@ class CompletionStreamState:
 
 def _selection(tool_id: str, tool_name: str, kwargs: Any) -> ToolSelection:
     if isinstance(kwargs, str):
-        kwargs = final_arguments(kwargs)
-    if kwargs is None:
+        try:
+            kwargs = core.load_arguments(kwargs)
+        except core.ToolArgumentsError:
+            raise InvalidToolArgumentsError(tool_name, tool_id, kwargs) from None
+    elif kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):
-        text = kwargs if isinstance(kwargs, str) else repr(kwargs)
-        raise InvalidToolArgumentsError(tool_name, tool_id, text)
+        raise InvalidToolArgumentsError(tool_name, tool_id, repr(kwargs))
     return ToolSelection(tool_id=tool_id, tool_name=tool_name, tool_kwargs=kwargs)
 
 

@@ -17,6 +17,7 @@ MODULES = [
     "compactifai._requests",
     "compactifai._sse",
     "compactifai._streams",
+    "compactifai._wire",
     "compactifai.transcripts",
     "compactifai.types",
 ]

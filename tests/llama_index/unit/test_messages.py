@@ -39,7 +39,9 @@ def test_roles_and_text() -> None:
     assert wire == [
         {"role": "system", "content": "Rules."},
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "a\nb"},
+        # text parts join with nothing between them, as on LangChain's side
+        # (compactifai._wire.TEXT_JOINER)
+        {"role": "user", "content": "ab"},
         {"role": "assistant", "content": "ok"},
         {"role": "assistant", "content": "done"},
         {"role": "tool", "content": "42"},

@@ -1,22 +1,16 @@
-"""Streamed tool calls, however a server splits and repeats them, assemble right.
+"""Streamed tool calls through ``stream_chat``: cumulative pieces, ids made for calls sent
+without one, invalid arguments refused.
 
-The property test mirrors tests/langchain/unit/test_tool_stream_properties.py: 1-3 parallel
-calls, the arguments JSON split anywhere, with or without ``index``, id and name sent once
-or in every chunk, argument pieces incremental or cumulative (each repeating the text so
-far), the stream ending with a ``finish_reason`` or not. The tool calls read from the final
-response with ``get_tool_calls_from_response`` must have the right names, ids and
-arguments.
+The property test (1-3 parallel calls split anywhere, with or without ``index``, ids and
+names once or repeated, incremental or cumulative pieces) drives LlamaIndex's stream state
+together with the core's and LangChain's: tests/unit/test_wire.py.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ToolCallBlock
 
 from llama_index_compactifai import CompactifAI
@@ -24,83 +18,8 @@ from llama_index_compactifai.utils import ChatStreamState, InvalidToolArgumentsE
 from tests.helpers import Recorder, json_response, sse, sse_response
 from tests.llama_index.unit.support import chunk, completion, make_llm, tool_delta
 
-NAMES = st.sampled_from(["get_weather", "add", "now", "search_web"])
-ARGS = st.dictionaries(
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=5),
-    st.one_of(
-        st.integers(),
-        st.text(max_size=8),
-        st.booleans(),
-        st.none(),
-        st.lists(st.integers(), max_size=2),
-        st.dictionaries(st.sampled_from(["a", "{", "b"]), st.integers(), max_size=2),
-    ),
-    max_size=3,
-)
 LLM = CompactifAI(api_key="sk-unit-test-123456")
 HI = [ChatMessage(role="user", content="Hi")]
-
-Case = tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], bool]
-
-
-@st.composite
-def streams(draw: st.DrawFn) -> Case:
-    """Chunk dicts for 1-3 calls, and whether the stream ends with a finish_reason."""
-    calls = draw(st.lists(st.tuples(NAMES, ARGS), min_size=1, max_size=3))
-    with_index = draw(st.booleans())
-    repeat = draw(st.booleans())  # llama.cpp style: id and name in every chunk
-    cumulative = draw(st.booleans())
-    null_args = draw(st.booleans())
-    finish = draw(st.booleans())
-    pieces: list[list[str | None]] = []
-    for _, args in calls:
-        text = json.dumps(args, ensure_ascii=False) if args else draw(st.sampled_from(["", "{}"]))
-        cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=4)))
-        bounds = [0, *cuts, len(text)]
-        parts: list[str | None]
-        if cumulative:  # each piece is the whole text so far
-            parts = [text[:b] for b in bounds[1:]]
-        else:
-            parts = [text[a:b] for a, b in itertools.pairwise(bounds)]
-        if not args and null_args:
-            parts = [None for _ in parts]
-        pieces.append(parts)
-    order = [i for i, parts in enumerate(pieces) for _ in parts]
-    if with_index:  # interleaved; without an index a server sends one call after another
-        order = draw(st.permutations(order))
-    cursor = [0] * len(calls)
-    chunks = []
-    for i in order:
-        k = cursor[i]
-        cursor[i] += 1
-        fn: dict[str, Any] = {"arguments": pieces[i][k]}
-        call: dict[str, Any] = {"type": "function", "function": fn}
-        if with_index:
-            call["index"] = i
-        if k == 0 or repeat:
-            fn["name"] = calls[i][0]
-            call["id"] = f"call_{i}"
-        chunks.append(chunk({"tool_calls": [call]}))
-    if finish:
-        chunks.append(chunk({}, finish="tool_calls"))
-    return chunks, calls, finish
-
-
-def _final(chunks: list[dict[str, Any]]) -> ChatResponse:
-    """The last response ``stream_chat`` yields for these chunks (as in llm.py)."""
-    state = ChatStreamState()
-    responses = [state.feed(c) for c in chunks]
-    closing = state.finish()
-    return closing if closing is not None else responses[-1]
-
-
-@settings(max_examples=300, deadline=None)
-@given(streams())
-def test_streamed_tool_calls_assemble(case: Case) -> None:
-    chunks, calls, _ = case
-    selections = LLM.get_tool_calls_from_response(_final(chunks))
-    got = [(s.tool_id, s.tool_name, s.tool_kwargs) for s in selections]
-    assert got == [(f"call_{i}", name, args) for i, (name, args) in enumerate(calls)]
 
 
 # ---------------------------------------------------------------- examples, through stream_chat
