@@ -11,20 +11,18 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 from typing_extensions import Self
 
 from compactifai import (
     API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     AsyncCompactifAIClient,
     CompactifAIClient,
     ConfigurationError,
     ModelCapabilityError,
     check_capabilities,
 )
+from compactifai._config import default_base_url, from_environment
 from compactifai._wire import CLIENT_SETTINGS, TokenUsage, token_usage
 
 if TYPE_CHECKING:
@@ -95,8 +93,17 @@ def move_extra_to_model_kwargs(
     return values
 
 
+def env_api_key() -> SecretStr | None:
+    """``COMPACTIFAI_API_KEY`` as a secret, read through the transport's configuration."""
+    value = from_environment("api_key")
+    return SecretStr(value) if value else None
+
+
 def _client_kwargs(owner: Any) -> dict[str, Any]:
-    return {name: getattr(owner, name, None) for name in CLIENT_SETTINGS}
+    kwargs = {name: getattr(owner, name, None) for name in CLIENT_SETTINGS}
+    if kwargs.get("region") and "base_url" not in getattr(owner, "model_fields_set", ()):
+        kwargs["base_url"] = None  # the region picks the host
+    return kwargs
 
 
 def build_sync_client(owner: Any) -> CompactifAIClient:
@@ -150,10 +157,18 @@ class CompactifAIFields(BaseModel):
 
     model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
     """The model id, e.g. ``cai-llama-3-1-8b-slim`` (``list_compactifai_models()`` lists them)."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
+    api_key: SecretStr | None = Field(default_factory=lambda: env_api_key())
     """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
-    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` when not given."""
+    base_url: str = Field(default_factory=lambda: default_base_url())
+    """The API's base URL; read from ``COMPACTIFAI_BASE_URL`` (or the host of
+    ``COMPACTIFAI_REGION``) when not given."""
+    region: str | None = None
+    """A regional host, ``"eu"`` or ``"us"``, instead of the global one (sets ``base_url``)."""
+    app_id: str | None = None
+    """Sent as ``x-app-id`` with every request (or ``COMPACTIFAI_APP_ID``)."""
+    http_backend: str | None = None
+    """What sends async requests: ``"httpx"`` (default) or ``"aiohttp"`` (the ``aiohttp``
+    extra; or ``COMPACTIFAI_HTTP_BACKEND``)."""
     temperature: float | None = None
     """Sampling temperature, 0 to 2."""
     max_tokens: int | None = None

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
-from langchain_core.utils import from_env, secret_from_env
 from pydantic import SecretStr
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, BASE_URL_ENV
+from compactifai._config import from_environment
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
     AudioInputs,
@@ -35,6 +34,8 @@ from compactifai.transcripts import (
     iter_transcripts,
     plan_sources,
 )
+
+from ._common import env_api_key
 
 if TYPE_CHECKING:
     from compactifai import AsyncCompactifAIClient, CompactifAIClient
@@ -139,10 +140,9 @@ class CompactifAITranscriptParser(BaseBlobParser):
             model=model, language=language, prompt=prompt, temperature=temperature, mode=mode
         )
         self.api_key: SecretStr | None = (
-            SecretStr(api_key) if isinstance(api_key, str)
-            else api_key or secret_from_env(API_KEY_ENV, default=None)()
+            SecretStr(api_key) if isinstance(api_key, str) else api_key or env_api_key()
         )
-        self.base_url: str | None = base_url or from_env(BASE_URL_ENV, default=None)()
+        self.base_url: str | None = base_url or from_environment("base_url")
         self.timeout = timeout
         self.max_retries = max_retries
         self.clients = LazyClients(

@@ -7,7 +7,6 @@ calls the transport client, and converts the answer back.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,8 +56,6 @@ __all__ = ["DEFAULT_MODEL", "CompactifAI"]
 
 
 DEFAULT_MODEL = "cai-llama-3-1-8b-slim"
-_API_KEY_ENV = "COMPACTIFAI_API_KEY"
-_BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
 
 
 class _Clients:
@@ -170,6 +167,17 @@ class CompactifAI(FunctionCallingLLM):
         default=False,
         description="Mark tool schemas strict (sent only when True: many servers reject it).",
     )
+    region: str | None = Field(
+        default=None, description='A regional host, "eu" or "us", instead of the global one.'
+    )
+    app_id: str | None = Field(
+        default=None, description="Sent as x-app-id with every request (or COMPACTIFAI_APP_ID)."
+    )
+    http_backend: str | None = Field(
+        default=None,
+        description='What sends async requests: "httpx" (default) or "aiohttp" (the aiohttp '
+        "extra; or COMPACTIFAI_HTTP_BACKEND).",
+    )
     rate_limit: Any = Field(
         default=None,
         exclude=True,
@@ -198,6 +206,9 @@ class CompactifAI(FunctionCallingLLM):
         rate_limit: RateLimit | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        region: str | None = None,
+        app_id: str | None = None,
+        http_backend: str | None = None,
         **kwargs: Any,
     ) -> None:
         if rate_limit is not None and not callable(getattr(rate_limit, "reserve", None)):
@@ -206,12 +217,12 @@ class CompactifAI(FunctionCallingLLM):
             raise ConfigurationError(
                 f"rate_limit must be a compactifai.RateLimit, not {type(rate_limit).__name__}"
             )
-        if api_key is None:
-            api_key = os.environ.get(_API_KEY_ENV) or None
-        if not base_url:
-            from compactifai import DEFAULT_BASE_URL
+        from compactifai._config import default_base_url, from_environment
 
-            base_url = os.environ.get(_BASE_URL_ENV) or DEFAULT_BASE_URL
+        if api_key is None:
+            api_key = from_environment("api_key")
+        if not base_url:
+            base_url = default_base_url(region)
         super().__init__(
             model=model,
             api_key=api_key,
@@ -227,6 +238,9 @@ class CompactifAI(FunctionCallingLLM):
             use_completions_endpoint=use_completions_endpoint,
             strict=strict,
             rate_limit=rate_limit,
+            region=region,
+            app_id=app_id,
+            http_backend=http_backend,
             **kwargs,
         )
         self._clients.http = http_client

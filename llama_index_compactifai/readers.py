@@ -8,7 +8,6 @@ LangChain in :mod:`compactifai.transcripts`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 from typing_extensions import Self
 
-from compactifai import API_KEY_ENV, BASE_URL_ENV
+from compactifai._config import from_environment
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
     AudioInputs,
@@ -144,9 +143,9 @@ class CompactifAITranscriptReader(BaseReader):
             max_concurrency=max_concurrency,
             show_progress=show_progress,
         )
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        key = api_key if api_key is not None else from_environment("api_key")
         self.api_key: SecretStr | None = SecretStr(key) if isinstance(key, str) else key
-        self.base_url: str | None = base_url or os.environ.get(BASE_URL_ENV) or None
+        self.base_url: str | None = base_url or from_environment("base_url")
         self.timeout = timeout
         self.max_retries = max_retries
         self.clients = LazyClients(

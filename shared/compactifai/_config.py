@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "ENVIRONMENT",
     "HTTP_BACKENDS",
     "HTTP_BACKEND_ENV",
     "REGION_BASE_URLS",
@@ -40,6 +41,8 @@ __all__ = [
     "Secret",
     "SecretLike",
     "TimeoutTypes",
+    "default_base_url",
+    "from_environment",
 ]
 
 API_KEY_ENV = "COMPACTIFAI_API_KEY"
@@ -135,6 +138,48 @@ def _secret(value: SecretLike) -> Secret | None:
     return Secret(value) if value else None
 
 
+#: Each client setting's environment variable. ``from_environment`` is the only place in the
+#: package (the transport and both integrations) that reads them.
+ENVIRONMENT = {
+    "api_key": API_KEY_ENV,
+    "base_url": BASE_URL_ENV,
+    "region": REGION_ENV,
+    "http_backend": HTTP_BACKEND_ENV,
+    "app_id": APP_ID_ENV,
+}
+
+
+def from_environment(setting: str) -> str | None:
+    """The environment's value for a client setting, or None when unset or blank.
+
+    Example:
+        >>> import os
+        >>> os.environ["COMPACTIFAI_REGION"] = "eu"
+        >>> from_environment("region"), from_environment("app_id")
+        ('eu', None)
+        >>> del os.environ["COMPACTIFAI_REGION"]
+    """
+    value = os.environ.get(ENVIRONMENT[setting], "").strip()
+    return value or None
+
+
+def default_base_url(region: str | None = None) -> str:
+    """The URL a client uses when given none: the region's host, else the environment's
+    base URL (or region), else the global host.
+
+    Example:
+        >>> default_base_url("us")
+        'https://api-us.compactif.ai/v1'
+    """
+    if region:
+        return _regional_url(region, None) or DEFAULT_BASE_URL
+    return (
+        from_environment("base_url")
+        or _regional_url(from_environment("region"), None)
+        or DEFAULT_BASE_URL
+    )
+
+
 def _regional_url(region: str | None, base_url: str | None) -> str | None:
     if not region:
         return None
@@ -211,7 +256,7 @@ class ClientConfig:
         ``region`` ("eu" or "us") picks a regional host; ``base_url`` wins when both are given
         and agree, and a clash is refused.
         """
-        key = _secret(api_key) or _secret(os.environ.get(API_KEY_ENV))
+        key = _secret(api_key) or _secret(from_environment("api_key"))
         if key is None:
             raise ConfigurationError(
                 "no CompactifAI API key: pass api_key=... or set the "
@@ -219,12 +264,8 @@ class ClientConfig:
                 "that `compactifai-local` prints at start)"
             )
         # An argument beats the environment; within each, base_url beats region.
-        url = (
-            _regional_url(region, base_url) if region else None
-        ) or base_url or os.environ.get(BASE_URL_ENV) or _regional_url(
-            os.environ.get(REGION_ENV), None
-        ) or DEFAULT_BASE_URL
-        url = url.strip().rstrip("/")
+        url = (_regional_url(region, base_url) if region else None) or base_url
+        url = (url or default_base_url()).strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"base_url must start with http:// or https://, got {url!r}"
@@ -251,8 +292,8 @@ class ClientConfig:
             max_retry_delay=delay,
             default_headers=headers,
             rate_limit=rate_limit,
-            http_backend=_http_backend(http_backend or os.environ.get(HTTP_BACKEND_ENV)),
-            app_id=(app_id or os.environ.get(APP_ID_ENV) or "").strip() or None,
+            http_backend=_http_backend(http_backend or from_environment("http_backend")),
+            app_id=(app_id or from_environment("app_id") or "").strip() or None,
         )
 
     def headers(self) -> dict[str, str]:

@@ -86,6 +86,9 @@ CLIENT_SETTINGS: tuple[str, ...] = (
     "max_retries",
     "default_headers",
     "rate_limit",
+    "http_backend",
+    "region",
+    "app_id",
 )
 
 
