@@ -12,7 +12,6 @@ import warnings
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
-from typing_extensions import Self
 
 from compactifai import (
     API_KEY_ENV,
@@ -22,6 +21,7 @@ from compactifai import (
     ModelCapabilityError,
     check_capabilities,
 )
+from compactifai._closing import Closing
 from compactifai._config import default_base_url, from_environment
 from compactifai._wire import CLIENT_SETTINGS, TokenUsage, token_usage
 
@@ -150,7 +150,7 @@ def usage_metadata(usage: Any) -> UsageMetadata:
     return cast("UsageMetadata", result)
 
 
-class CompactifAIFields(BaseModel):
+class CompactifAIFields(BaseModel, Closing):
     """The connection and sampling fields the chat model and the LLM share (one definition)."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -233,18 +233,6 @@ class CompactifAIFields(BaseModel):
         self.close()
         if client is not None:
             await client.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def __getstate__(self) -> dict[Any, Any]:
         state: dict[Any, Any] = super().__getstate__()

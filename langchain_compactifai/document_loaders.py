@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Union
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 from pydantic import SecretStr
-from typing_extensions import Self
 
+from compactifai._closing import Closing, ClosingLazyClients
 from compactifai._config import from_environment
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -76,7 +76,7 @@ def _document(record: TranscriptRecord) -> Document:
     return Document(page_content=record.text, metadata=record.metadata)
 
 
-class CompactifAITranscriptParser(BaseBlobParser):
+class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
     """Parse an audio Blob into transcript Documents with CompactifAI's Whisper models.
 
     ``mode="file"`` gives one Document per blob (metadata ``source``, ``model``,
@@ -125,7 +125,7 @@ class CompactifAITranscriptParser(BaseBlobParser):
 
         Args:
             model: Transcription model (``whisper-large-v3``, or your configured alias).
-            language: ISO code of the spoken language (the server assumes ``en``).
+            language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             mode: ``"file"`` (one Document per file) or ``"segment"`` (one per segment).
@@ -154,26 +154,6 @@ class CompactifAITranscriptParser(BaseBlobParser):
             async_client=async_client,
         )
 
-    def close(self) -> None:
-        """Close the sync HTTP client built here (a client passed in stays open)."""
-        self.clients.close()
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients built here (the async one's pool of the running loop)."""
-        await self.clients.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """Transcribe one blob; failures raise (naming the blob)."""
         source = _blob_source(blob)
@@ -189,10 +169,10 @@ class CompactifAITranscriptParser(BaseBlobParser):
             yield _document(record)
 
 
-class CompactifAITranscriptLoader(BaseLoader):
+class CompactifAITranscriptLoader(BaseLoader, Closing):
     """Load audio (meetings, calls, lectures) as transcript Documents with timestamps.
 
-    ``file_path`` is one path, a list of paths, a folder (every mp3/mp4/mpeg/mpga/wav/webm
+    ``file_path`` is one path, a list of paths, a folder (every flac/m4a/mp3/mp4/mpeg/mpga/ogg/wav/webm
     file below it, or the files ``glob`` matches), bytes (with ``filename=``), a
     ``(filename, bytes)`` tuple, a ``Blob``, or a list mixing these.
 
@@ -264,7 +244,7 @@ class CompactifAITranscriptLoader(BaseLoader):
             filename: The name (and so the format) of audio given as bytes.
             mode: ``"file"`` or ``"segment"``.
             model: Transcription model (``whisper-large-v3``, or your configured alias).
-            language: ISO code of the spoken language (the server assumes ``en``).
+            language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             on_error: ``"raise"`` or ``"skip"`` a file that cannot be transcribed.
@@ -307,18 +287,6 @@ class CompactifAITranscriptLoader(BaseLoader):
     async def aclose(self) -> None:
         """Close the HTTP clients built here (the async one's pool of the running loop)."""
         await self.parser.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def _sources(self) -> list[AudioSource]:
         return plan_sources(

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.bridge.pydantic import SecretStr
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
-from typing_extensions import Self
 
+from compactifai._closing import ClosingLazyClients
 from compactifai._config import from_environment
 from compactifai.transcripts import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -51,11 +51,11 @@ _EXCLUDED = {
 }
 
 
-class CompactifAITranscriptReader(BaseReader):
+class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
     """Read audio (meetings, calls, lectures) into transcript Documents with timestamps.
 
     ``load_data(file)`` takes one path, a list of paths, a folder (every
-    mp3/mp4/mpeg/mpga/wav/webm file below it, or the files ``glob`` matches), bytes (with
+    flac/m4a/mp3/mp4/mpeg/mpga/ogg/wav/webm file below it, or the files ``glob`` matches), bytes (with
     ``filename=``), a ``(filename, bytes)`` tuple, or a list mixing these.
 
     Modes: ``"file"`` gives one Document per file, its metadata holding ``source``,
@@ -120,7 +120,7 @@ class CompactifAITranscriptReader(BaseReader):
         Args:
             mode: ``"file"`` (one Document per file) or ``"segment"`` (one per segment).
             model: Transcription model (``whisper-large-v3``, or your configured alias).
-            language: ISO code of the spoken language (the server assumes ``en``).
+            language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             on_error: ``"raise"`` or ``"skip"`` a file that cannot be transcribed.
@@ -156,26 +156,6 @@ class CompactifAITranscriptReader(BaseReader):
             client=client,
             async_client=async_client,
         )
-
-    def close(self) -> None:
-        """Close the sync HTTP client built here (a client passed in stays open)."""
-        self.clients.close()
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients built here (the async one's pool of the running loop)."""
-        await self.clients.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def _document(
         self, record: TranscriptRecord, extra_info: Mapping[str, Any] | None

@@ -11,6 +11,7 @@ MODULES = [
     "compactifai._catalogue",
     "compactifai._checks",
     "compactifai._client",
+    "compactifai._closing",
     "compactifai._config",
     "compactifai._errors",
     "compactifai._ratelimit",
