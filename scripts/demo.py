@@ -8,7 +8,7 @@ audio) in the background and stops it at the end: no account, no network. Steps:
 
 1. the model catalogue;
 2. a LangChain RAG answer that cites its source (BM25 retrieval: the API has no embeddings);
-3. a LlamaIndex FunctionAgent that calls a tool;
+3. a LlamaIndex FunctionAgent whose model decides to call a tool, then answers;
 4. an audio file loaded as timestamped Documents, and the moment that answers a question.
 """
 
@@ -127,7 +127,7 @@ def get_weather(city: str) -> str:
     return f"It is sunny and 22 degrees in {city}."
 
 
-def llama_index_agent(chat_model: str, local: bool) -> None:
+def llama_index_agent(chat_model: str) -> None:
     from llama_index.core.agent.workflow import FunctionAgent
 
     from llama_index_compactifai import CompactifAI
@@ -138,8 +138,8 @@ def llama_index_agent(chat_model: str, local: bool) -> None:
         tools=[get_weather],
         llm=CompactifAI(model=chat_model, temperature=0, max_tokens=64),
         system_prompt="You answer questions about the weather with the get_weather tool.",
-        # A 135M model needs its first call forced; a real CompactifAI model chooses itself.
-        initial_tool_choice="get_weather" if local else None,
+        # tool_choice "auto" throughout: the model itself decides to call the tool (the local
+        # server reads SmolLM2's probability of a tool call; see docs/local-server.md).
     )
 
     async def run() -> Any:
@@ -168,11 +168,10 @@ def audio_documents(audio_model: str) -> None:
 
 def main() -> int:
     started = time.perf_counter()
-    local = not os.environ.get("COMPACTIFAI_API_KEY")
     with backend() as (chat_model, audio_model):
         catalogue()
         langchain_rag(chat_model)
-        llama_index_agent(chat_model, local)
+        llama_index_agent(chat_model)
         audio_documents(audio_model)
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
     return 0

@@ -78,6 +78,24 @@ def test_temperature_zero_and_seed_repeat_exactly(client: httpx.Client) -> None:
     assert hot[0]["choices"][0]["message"] == hot[1]["choices"][0]["message"]
 
 
+def test_without_a_seed_sampling_varies(client: httpx.Client) -> None:
+    msgs = [{"role": "user", "content": "Write one sentence about the sea."}]
+    texts = [
+        chat(client, messages=msgs, max_tokens=20, temperature=1.0)["choices"][0]["message"][
+            "content"
+        ]
+        for _ in range(5)
+    ]
+    assert len(set(texts)) > 1, texts  # all five equal would be a pinned seed
+    seeded = {
+        chat(client, messages=msgs, max_tokens=20, temperature=1.0, seed=11)["choices"][0][
+            "message"
+        ]["content"]
+        for _ in range(3)
+    }
+    assert len(seeded) == 1
+
+
 def test_max_tokens_and_max_completion_tokens(client: httpx.Client) -> None:
     msgs = [{"role": "user", "content": "Tell me a long story about a dragon."}]
     data = chat(client, messages=msgs, max_tokens=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -16,6 +17,12 @@ from compactifai.local.chat import (
 )
 from compactifai.local.engines.llama import Sampling, _find_stop, _held_back
 from compactifai.local.errors import ApiError
+from compactifai.local.tool_choice import (
+    AUTO_CALL_LOGP,
+    ToolDecision,
+    answered_tools,
+    decide,
+)
 
 from .support import TIME_TOOL, WEATHER_TOOL
 
@@ -123,27 +130,92 @@ def test_rank_tools() -> None:
     assert rank_tools("Which city is the largest?", TOOLS)[0] == (1, "get_weather")
 
 
-def _plan(query: str, choice: Any, messages: list[ChatMessage] | None = None) -> tuple[str, ...]:
+def _plan(
+    query: str, choice: Any, messages: list[ChatMessage] | None = None, auto: Any = "keyword"
+) -> tuple[str, tuple[str, ...], str | None]:
     msgs = messages or [ChatMessage("user", query)]
-    return plan_chat(msgs, TOOLS, choice, Sampling(), None).candidates
+    plan = plan_chat(msgs, TOOLS, choice, Sampling(), None, auto)
+    header = plan.decision.header() if plan.decision else None
+    return plan.mode, plan.candidates, header
 
 
-def test_plan_tool_choice() -> None:
-    assert _plan("What is the weather in Paris?", "auto") == ("get_weather",)
-    assert _plan("What is the weather in Paris?", None) == ("get_weather",)
-    assert _plan("Which city is the largest?", "auto") == ()
-    assert _plan("What is the weather in Paris?", "none") == ()
-    assert _plan("Hello", "required") == ("get_weather", "get_time")  # tie: the model picks
-    assert _plan("Weather?", {"type": "function", "function": {"name": "get_time"}}) == (
-        "get_time",
+AFTER_RESULT = [
+    ChatMessage("user", "What is the weather in Paris?"),
+    ChatMessage("assistant", "", [{"id": "c", "name": "get_weather", "arguments": "{}"}]),
+    ChatMessage("tool", "18 C", tool_call_id="c"),
+]
+
+
+def test_plan_tool_choice_keyword_rule() -> None:
+    """The old word match, kept as the explicit ``--auto-tool-choice keyword`` option."""
+    assert _plan("What is the weather in Paris?", "auto") == (
+        "call",
+        ("get_weather",),
+        "keyword; tool_call; score=3",
     )
-    after_result = [
-        ChatMessage("user", "What is the weather in Paris?"),
-        ChatMessage("assistant", "", [{"id": "c", "name": "get_weather", "arguments": "{}"}]),
-        ChatMessage("tool", "18 C", tool_call_id="c"),
-    ]
-    assert _plan("", "auto", after_result) == ()
-    assert _plan("", "required", after_result) == ("get_weather",)
+    assert _plan("What is the weather in Paris?", None)[:2] == ("call", ("get_weather",))
+    assert _plan("Which city is the largest?", "auto") == ("text", (), "keyword; text; score=1")
+    assert _plan("Hello", "required")[:2] == ("call", ("get_weather", "get_time"))
+    assert _plan("", "auto", AFTER_RESULT)[:2] == ("text", ())
+    assert _plan("", "required", AFTER_RESULT)[:2] == ("call", ("get_weather",))
+
+
+def test_plan_tool_choice_model_decides_auto() -> None:
+    """By default ``auto`` keeps every tool in the prompt and leaves the choice to the model."""
+    for query in ("What is the weather in Paris?", "Write a poem about the weather."):
+        plan = plan_chat([ChatMessage("user", query)], TOOLS, "auto", Sampling(), None)
+        assert plan.mode == "decide" and plan.candidates == ("get_weather", "get_time")
+        assert set(plan.tools) == {"get_weather", "get_time"} and plan.decision is None
+    plan = plan_chat(list(AFTER_RESULT), TOOLS, None, Sampling(), None)
+    assert plan.mode == "decide"  # a second call after a tool result stays possible
+    assert _plan("Hello", "required", auto="model") == (
+        "call",
+        ("get_weather", "get_time"),
+        "required; tool_call",
+    )
+    assert _plan("Weather?", {"type": "function", "function": {"name": "get_time"}}) == (
+        "call",
+        ("get_time",),
+        "named; tool_call",
+    )
+    for auto in ("model", "keyword"):
+        assert _plan("What is the weather in Paris?", "none", auto=auto) == (
+            "text",
+            (),
+            "none; text",
+        )
+
+
+def test_decide_from_model_probabilities() -> None:
+    hi = AUTO_CALL_LOGP + 1.0
+    decision, name = decide(hi, {"get_weather": hi - 0.1, "get_time": hi - 3.0}, set())
+    assert decision.calls_tool and name == "get_weather" and decision.source == "model"
+    assert decision.header().startswith("model; tool_call; p=")
+    lo = AUTO_CALL_LOGP - 1.0
+    decision, name = decide(lo, {"get_weather": lo, "get_time": lo}, set())
+    assert not decision.calls_tool and name is None
+    assert decision.header().startswith("model; text; p=")
+    # After a tool result only a tool not yet answered counts: here the model would mostly
+    # repeat get_weather (90%), so P(new call) = P(open) * 10%.
+    logp = {"get_weather": hi + math.log(0.9), "get_time": hi + math.log(0.1)}
+    decision, name = decide(hi, logp, {"get_weather"})
+    assert decision.p == pytest.approx(math.exp(hi) * 0.1)
+    assert decision.calls_tool is (math.log(0.1) + hi >= AUTO_CALL_LOGP)
+    decision, _ = decide(hi, {"get_weather": hi}, {"get_weather"})
+    assert not decision.calls_tool and decision.p == 0.0
+
+
+def test_answered_tools_counts_calls_since_the_last_user_message() -> None:
+    assert answered_tools(AFTER_RESULT) == {"get_weather"}
+    assert answered_tools([*AFTER_RESULT, ChatMessage("user", "And Rome?")]) == set()
+
+
+def test_decision_header_formats() -> None:
+    assert ToolDecision("none", False).header() == "none; text"
+    assert ToolDecision("named", True).header() == "named; tool_call"
+    assert ToolDecision("keyword", True, score=10).header() == "keyword; tool_call; score=10"
+    header = ToolDecision("model", False, p=0.000123456, threshold=0.0000931).header()
+    assert header == "model; text; p=0.000123; threshold=9.31e-05"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +241,8 @@ def test_response_format(response_format: Any, kind: str | None) -> None:
         {"type": "xml"},
         {"type": "json_schema"},
         {"type": "json_schema", "json_schema": {"schema": 3}},
+        {},
+        {"type": None},
     ],
 )
 def test_bad_response_format(response_format: Any) -> None:
@@ -182,3 +256,22 @@ def test_stop_sequence_helpers() -> None:
     assert _held_back("hello EN", ["END"]) == 2
     assert _held_back("hello E", ["END", "Eve"]) == 1
     assert _held_back("hello", ["END"]) == 0
+
+
+def test_ban_prefix_removes_only_the_completing_token() -> None:
+    import numpy as np
+
+    from compactifai.local.engines.llama import _ban_prefix
+
+    (process,) = _ban_prefix([44, 19324, 79, 4350], n_prompt=2)
+    prompt = [1, 2]
+
+    def banned(done: list[int]) -> list[int]:
+        scores = process(np.array(prompt + done), np.zeros(50000, dtype=np.float32))
+        return [int(i) for i in np.flatnonzero(np.isinf(scores))]
+
+    assert banned([]) == []  # "<" may start an answer
+    assert banned([44, 19324]) == []
+    assert banned([44, 19324, 79]) == [4350]  # "<tool_" may not become "<tool_call"
+    assert banned([44, 19324, 80]) == []
+    assert banned([44, 19324, 79, 7639]) == []  # "<tool_response" is fine

@@ -22,6 +22,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.enable_faults is False
     assert settings.usage_db_path().name == "usage.sqlite3"
     assert settings.n_threads == 2
+    assert settings.auto_tool_choice == "model"  # the model decides tool_choice="auto"
+    assert parse_args(["--auto-tool-choice", "keyword"]).auto_tool_choice == "keyword"
+    with pytest.raises(SystemExit):
+        parse_args(["--auto-tool-choice", "dice"])
 
 
 def test_keys_from_flags_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

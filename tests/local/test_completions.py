@@ -66,6 +66,16 @@ def test_stop_and_seed(client: httpx.Client) -> None:
     assert a["choices"] == b["choices"]
 
 
+def test_without_a_seed_sampling_varies(client: httpx.Client) -> None:
+    texts = {
+        complete(client, prompt="My favourite colour is", max_tokens=10, temperature=1.0)[
+            "choices"
+        ][0]["text"]
+        for _ in range(5)
+    }
+    assert len(texts) > 1
+
+
 def test_stream(client: httpx.Client) -> None:
     body = {
         "model": CHAT_MODEL,
@@ -105,4 +115,9 @@ def test_empty_prompt_list_is_400(client: httpx.Client) -> None:
 def test_prompt_longer_than_the_context_is_400(client: httpx.Client) -> None:
     resp = client.post("/completions", json={"model": CHAT_MODEL, "prompt": "word " * 5000})
     assert resp.status_code == 400
-    assert resp.json()["error"]["code"] == "context_length_exceeded"
+    err = resp.json()["error"]
+    assert err["code"] == "context_length_exceeded" and err["param"] == "prompt"
+    # So long that its size alone shows it cannot fit: refused without tokenizing it.
+    resp = client.post("/completions", json={"model": CHAT_MODEL, "prompt": ["hi", "w" * 10**6]})
+    err = resp.json()["error"]
+    assert err["code"] == "context_length_exceeded" and err["param"] == "prompt"

@@ -70,6 +70,13 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerSettings:
         default=2,
         help="CPU threads per model (default 2; 1 copes better with a busy machine)",
     )
+    parser.add_argument(
+        "--auto-tool-choice",
+        choices=("model", "keyword"),
+        default="model",
+        help='who decides tool_choice="auto": the model\'s own probabilities (default) or '
+        "a keyword match between the question and the tool names (the old rule)",
+    )
     parser.add_argument("--version", action="version", version=f"compactifai-local {__version__}")
     ns = parser.parse_args(argv)
     keys = [*(ns.api_keys or []), *keys_from_env()]
@@ -82,6 +89,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerSettings:
         chat_model_path=ns.chat_model_path,
         whisper_model_path=ns.whisper_model_path,
         n_threads=max(1, ns.threads),
+        auto_tool_choice=ns.auto_tool_choice,
     )
 
 

@@ -77,6 +77,7 @@ class LocalServer:
         usage_db: str | os.PathLike[str] | None = None,
         chat_model_path: str | os.PathLike[str] | None = None,
         whisper_model_path: str | os.PathLike[str] | None = None,
+        auto_tool_choice: str = "model",
         startup_timeout: float = 60.0,
         env: Mapping[str, str] | None = None,
         python: str = sys.executable,
@@ -89,6 +90,7 @@ class LocalServer:
         self.usage_db = usage_db
         self.chat_model_path = chat_model_path
         self.whisper_model_path = whisper_model_path
+        self.auto_tool_choice = auto_tool_choice
         self.startup_timeout = startup_timeout
         self.env = dict(env or {})
         self.python = python
@@ -120,6 +122,8 @@ class LocalServer:
             cmd += ["--chat-model-path", os.fspath(self.chat_model_path)]
         if self.whisper_model_path is not None:
             cmd += ["--whisper-model-path", os.fspath(self.whisper_model_path)]
+        if self.auto_tool_choice != "model":
+            cmd += ["--auto-tool-choice", self.auto_tool_choice]
         return cmd
 
     def start(self) -> LocalServer:

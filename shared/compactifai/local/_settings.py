@@ -61,6 +61,9 @@ class ServerSettings:
     whisper_model_path: Path | None = None
     n_ctx: int = 4096
     n_threads: int = 2
+    #: Who decides ``tool_choice="auto"``: ``"model"`` (its own probabilities, the default)
+    #: or ``"keyword"`` (a word match between the question and the tools, an explicit option).
+    auto_tool_choice: str = "model"
 
     def usage_db_path(self) -> Path:
         """The SQLite file that keeps usage across restarts."""

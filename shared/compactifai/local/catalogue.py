@@ -42,19 +42,10 @@ class LocalModel:
     description: str = field(default="", compare=False)
 
     def to_wire(self) -> dict[str, Any]:
-        """The model as the ``/v1/models`` endpoints send it."""
-        return {
-            "id": self.id,
-            "created": self.created,
-            "object": "model",
-            "owned_by": self.owned_by,
-            "parameters_number": self.parameters_number,
-            "capabilities": {
-                "supports_audio": self.supports_audio,
-                "supports_image": self.supports_image,
-                "supports_function_calling": self.supports_function_calling,
-            },
-        }
+        """The model as the ``/v1/models`` endpoints send it (a :class:`compactifai.types.Model`)."""
+        from .wire import model_object
+
+        return model_object(self)
 
 
 MODELS: tuple[LocalModel, ...] = (

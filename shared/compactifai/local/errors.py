@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ._settings import INSTALL_HINT
@@ -10,6 +11,7 @@ from ._settings import INSTALL_HINT
 __all__ = [
     "ApiError",
     "bad_request",
+    "describe",
     "engine_unavailable",
     "error_body",
     "validation_message",
@@ -24,6 +26,21 @@ _TYPES = {
     429: "rate_limit_error",
     503: "service_unavailable",
 }
+#: The ``code`` of an error raised without one: every error answer carries a code.
+_DEFAULT_CODES = {
+    400: "invalid_request",
+    401: "invalid_api_key",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    422: "invalid_request",
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 
 
 class ApiError(Exception):
@@ -55,8 +72,24 @@ def error_body(
 ) -> bytes:
     """Encode an OpenAI-shaped error."""
     err_type = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    if code is None:
+        code = _DEFAULT_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
     payload = {"error": {"message": message, "type": err_type, "code": code, "param": param}}
     return json.dumps(payload).encode("utf-8")
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a readable sentence, without raw ``[Errno N]`` prefixes.
+
+    Example:
+        >>> describe(OSError(2, "No such file or directory"))
+        'No such file or directory'
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    else:
+        text = str(exc) or type(exc).__name__
+    return _ERRNO.sub("", text).strip()
 
 
 def bad_request(

@@ -30,30 +30,46 @@ def sse(obj: Any) -> bytes:
 class ThreadStream(Generic[T]):
     """Run a job on a model's thread; read the pieces it emits as an async iterator.
 
-    The job is called as ``job(emit, ready, cancel)``: it calls ``ready()`` once the request is
-    known to be servable (so errors found before that become proper HTTP errors), ``emit(x)``
-    for each piece, and checks ``cancel`` (set when the client goes away).
+    The job is called as ``job(emit, ready, cancel)``: it calls ``ready(info)`` once the request
+    is known to be servable (so errors found before that become proper HTTP errors; ``info``
+    is what :meth:`started` returns), ``emit(x)`` for each piece, and checks ``cancel`` (set
+    when the client goes away). A job still queued when ``cancel`` is set should not start.
+
+    Example:
+        >>> import asyncio
+        >>> from compactifai.local.engines import SerialRunner
+        >>> def job(emit, ready, cancel):
+        ...     ready("go")
+        ...     emit("a"); emit("b")
+        ...     return 2
+        >>> async def main():
+        ...     stream = ThreadStream(SerialRunner("doc"), job)
+        ...     info = await stream.started()
+        ...     return info, [p async for p in stream.pieces()], await stream.result()
+        >>> asyncio.run(main())
+        ('go', ['a', 'b'], 2)
     """
 
     def __init__(
         self,
         runner: SerialRunner,
-        job: Callable[[Callable[[Any], None], Callable[[], None], threading.Event], T],
+        job: Callable[[Callable[[Any], None], Callable[[Any], None], threading.Event], T],
+        cancel: threading.Event | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else threading.Event()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._ready: asyncio.Future[None] = loop.create_future()
+        self._ready: asyncio.Future[Any] = loop.create_future()
 
-        def set_ready() -> None:
+        def set_ready(info: Any = None) -> None:
             if not self._ready.done():
-                self._ready.set_result(None)
+                self._ready.set_result(info)
 
         def emit(item: Any) -> None:
             loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-        def ready() -> None:
-            loop.call_soon_threadsafe(set_ready)
+        def ready(info: Any = None) -> None:
+            loop.call_soon_threadsafe(set_ready, info)
 
         def finished(_: object) -> None:
             self._queue.put_nowait(_END)
@@ -64,12 +80,13 @@ class ThreadStream(Generic[T]):
         )
         self._task.add_done_callback(finished)
 
-    async def started(self) -> None:
-        """Wait until the job is ready to stream; raise the job's error if it failed first."""
+    async def started(self) -> Any:
+        """Wait until the job is ready to stream (its ``ready`` info); raise its early error."""
         waiters: set[asyncio.Future[Any]] = {self._ready, self._task}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if self._task.done() and self._task.exception() is not None:
             raise self._task.exception()  # type: ignore[misc]
+        return self._ready.result() if self._ready.done() else None
 
     async def pieces(self) -> AsyncIterator[Any]:
         """The emitted pieces, until the job ends."""

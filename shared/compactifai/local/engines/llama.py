@@ -13,6 +13,8 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +32,7 @@ __all__ = [
     "Prompt",
     "PromptTooLong",
     "Sampling",
+    "Scores",
     "default_chat_model_path",
     "grammar_gbnf",
 ]
@@ -48,6 +51,9 @@ SLOW_TOKEN_SECONDS = 0.1
 SLOW_PROMPT_TOKEN_SECONDS = 0.005
 #: How long the engine then keeps to one thread before it tries its full thread count again.
 SINGLE_THREAD_HOLD_SECONDS = 30.0
+#: The longest token of SmolLM2's vocabulary decodes to 32 bytes; until a model is loaded (and
+#: its own figure measured) the cheap prompt-length estimate assumes this much more.
+DEFAULT_MAX_TOKEN_BYTES = 256
 
 
 def default_chat_model_path() -> Path | None:
@@ -65,7 +71,17 @@ def default_chat_model_path() -> Path | None:
 
 @dataclass
 class Sampling:
-    """Sampling settings of one generation (server-side defaults where the API gives none)."""
+    """Sampling settings of one generation (server-side defaults where the API gives none).
+
+    ``seed=None`` (the default) draws a fresh random seed for each generation, so repeated
+    calls at a temperature above 0 differ; a given seed reproduces its text exactly.
+
+    Example:
+        >>> Sampling(temperature=0.7, seed=7).resolved_seed()
+        7
+        >>> Sampling().resolved_seed() != Sampling().resolved_seed()  # doctest: +SKIP
+        True
+    """
 
     temperature: float = 1.0
     top_p: float = 1.0
@@ -73,9 +89,27 @@ class Sampling:
     stop: Sequence[str] = ()
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
-    seed: int = 0
+    seed: int | None = None
     top_k: int = 40
     min_p: float = 0.05
+
+    def resolved_seed(self) -> int:
+        """The seed to use: the caller's, or a fresh random one."""
+        if self.seed is None:
+            return secrets.randbits(31)
+        return self.seed & 0xFFFFFFFF
+
+
+@dataclass
+class Scores:
+    """Log-probabilities the model gives a shared prefix and each option after it.
+
+    ``prefix`` has one entry per prefix token; ``options`` one total per option (the option's
+    tokens, given the prompt and the prefix).
+    """
+
+    prefix: list[float]
+    options: list[float]
 
 
 @dataclass(frozen=True)
@@ -121,6 +155,8 @@ class LlamaEngine:
         self._llm: Any = None
         self._is_eog: Callable[[int], bool] | None = None
         self._grammar_cache: dict[str, Any] = {}
+        #: Bytes of the vocabulary's longest token, once the model is loaded.
+        self.max_token_bytes = DEFAULT_MAX_TOKEN_BYTES
 
     # ------------------------------------------------------------ loading
 
@@ -162,6 +198,9 @@ class LlamaEngine:
                 eos = llm.token_eos()
                 self._is_eog = lambda tok: tok == eos
             self._llm = llm
+            self.max_token_bytes = max(
+                1, max(len(llm.detokenize([tok])) for tok in range(llm.n_vocab()))
+            )
             self.load_seconds = time.perf_counter() - started
         return self._llm
 
@@ -189,6 +228,15 @@ class LlamaEngine:
         if not tokens:  # an empty prompt: start from the beginning-of-sequence token
             tokens.append(max(llm.token_bos(), 0))
         return tokens
+
+    def tokenize_text(self, text: str) -> list[int]:
+        """Token ids of plain text (no special tokens, no beginning-of-sequence token)."""
+        llm = self._load()
+        return list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def min_tokens(self, n_bytes: int) -> int:
+        """A lower bound on the tokens of ``n_bytes`` of text, without tokenizing it."""
+        return -(-n_bytes // self.max_token_bytes)
 
     def _grammar(self, grammar: Grammar) -> Any:
         from llama_cpp import llama_grammar
@@ -233,11 +281,16 @@ class LlamaEngine:
         grammar: Grammar | None = None,
         on_piece: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        reuse_prefix: bool = False,
+        ban_prefix: Sequence[int] = (),
     ) -> GenerationResult:
         """Generate from ``prompt``; ``on_piece`` receives the text as it becomes final.
 
         Text that might be the start of a stop sequence is held back until it is decided, so
-        streamed pieces never contain (part of) a stop sequence.
+        streamed pieces never contain (part of) a stop sequence. ``reuse_prefix`` keeps what
+        the previous step of the same request evaluated (the context is otherwise cleared, so a
+        request never depends on the one before it). ``ban_prefix``: the answer never starts
+        with these tokens (the text branch of ``tool_choice="auto"`` bans the tool-call opening).
         """
         llm = self._load()
         tokens = self.tokenize(prompt)
@@ -250,8 +303,12 @@ class LlamaEngine:
         longest_stop = max((len(s) for s in stops), default=0)
         assert self._is_eog is not None
 
-        llm.reset()  # no prefix reuse: the same request always evaluates the same way
-        llm.set_seed(sampling.seed & 0xFFFFFFFF)
+        if reuse_prefix:
+            # The previous step may have left other logits behind: re-evaluate the last token.
+            llm._requires_eval = True
+        else:
+            llm.reset()  # no reuse across requests: the same request always evaluates alike
+        llm.set_seed(sampling.resolved_seed())
         started = time.monotonic()
         self._pick_threads(started)
         slow_tokens = 0
@@ -283,6 +340,7 @@ class LlamaEngine:
             frequency_penalty=sampling.frequency_penalty,
             presence_penalty=sampling.presence_penalty,
             grammar=self._grammar(grammar) if grammar is not None else None,
+            logits_processor=_ban_prefix(list(ban_prefix), n_prompt) if ban_prefix else None,
         )
         try:
             for token in gen:
@@ -322,6 +380,79 @@ class LlamaEngine:
             text += decoder.decode(b"", final=True)
         emit(len(text))
         return GenerationResult(text, finish, n_prompt, generated, pieces)
+
+
+    def score(
+        self,
+        prompt: Prompt,
+        prefix: Sequence[int],
+        options: Sequence[Sequence[int]],
+    ) -> Scores:
+        """Log-probabilities of ``prefix`` after ``prompt``, and of each option after both.
+
+        The prompt is evaluated once (from a clean context); each option is then read from
+        the same state. Nothing is sampled, so the figures do not depend on any seed.
+        """
+        llm = self._load()
+        tokens = self.tokenize(prompt)
+        if len(tokens) + len(prefix) + max((len(o) for o in options), default=0) >= self.n_ctx:
+            raise PromptTooLong(len(tokens), self.n_ctx)
+        self._pick_threads(time.monotonic())
+        llm.reset()
+        llm.eval(tokens)
+        prefix_lp: list[float] = []
+        for tok in prefix:
+            prefix_lp.append(_logprob(self._last_logits(), tok))
+            llm.eval([tok])
+        base = llm.n_tokens
+        base_logits = self._last_logits()
+        option_lp: list[float] = []
+        for option in options:
+            llm.n_tokens = base
+            total = 0.0
+            logits = base_logits
+            for i, tok in enumerate(option):
+                total += _logprob(logits, tok)
+                if i + 1 < len(option):
+                    llm.eval([tok])
+                    logits = self._last_logits()
+            option_lp.append(total)
+        llm.n_tokens = base
+        llm._requires_eval = True
+        return Scores(prefix_lp, option_lp)
+
+    def _last_logits(self) -> Any:
+        import numpy as np
+
+        llm = self._llm
+        n_vocab = llm.n_vocab()
+        return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).astype(
+            np.float64
+        )
+
+
+def _logprob(logits: Any, token: int) -> float:
+    """log softmax(logits)[token]."""
+    import numpy as np
+
+    top = float(logits.max())
+    return float(logits[token] - top - math.log(float(np.exp(logits - top).sum())))
+
+
+def _ban_prefix(banned: list[int], n_prompt: int) -> Any:
+    """A logits processor: the generated text never starts with the ``banned`` tokens."""
+
+    last = len(banned) - 1
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        # Only the token that would complete the sequence is removed: "<tool_response>",
+        # which shares "<tool_", stays possible.
+        done = list(input_ids[n_prompt:])
+        if len(done) == last and done == banned[:last] and len(scores) > banned[last]:
+            scores[banned[last]] = -math.inf
+        return scores
+
+    return [process]
 
 
 class PromptTooLong(ValueError):
