@@ -29,9 +29,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import model_validator
 from typing_extensions import Self
 
-from compactifai import CompactifAIError, InvalidRequestError
+from compactifai import CompactifAIError, InvalidRequestError, _wire
 from compactifai._wire import (
-    CHAT_FIELDS,
     ToolArgumentsError,
     ToolCallAssembler,
     collapse_parts,
@@ -529,7 +528,7 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         """Model id, wire messages, transport arguments and whether images are present."""
         wire, has_image = _convert_messages(messages)
         params = split_params(
-            CHAT_FIELDS, self._default_params, self.model_kwargs, kwargs, skip=LANGCHAIN_KEYWORDS
+            _wire.CHAT_FIELDS, self._default_params, self.model_kwargs, kwargs, skip=LANGCHAIN_KEYWORDS
         )
         if stop:
             params["stop"] = stop

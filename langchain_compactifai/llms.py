@@ -14,8 +14,8 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from compactifai import CompactifAIError, ResponseDecodeError
-from compactifai._wire import COMPLETION_FIELDS, split_params
+from compactifai import CompactifAIError, ResponseDecodeError, _wire
+from compactifai._wire import split_params
 
 from ._common import (
     LANGCHAIN_KEYWORDS,
@@ -137,7 +137,7 @@ class CompactifAI(CompactifAIFields, BaseLLM):
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         params = split_params(
-            COMPLETION_FIELDS,
+            _wire.COMPLETION_FIELDS,
             self._default_params,
             self.model_kwargs,
             kwargs,

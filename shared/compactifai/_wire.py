@@ -35,13 +35,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ._errors import InvalidRequestError
-from .types import ChatCompletionRequest, CompletionRequest
 
 __all__ = [
     "CALL_OPTIONS",
-    "CHAT_FIELDS",
     "CLIENT_SETTINGS",
-    "COMPLETION_FIELDS",
     "TEXT_JOINER",
     "TOOL_CHOICE_MODES",
     "StreamedToolCall",
@@ -69,12 +66,24 @@ __all__ = [
 
 #: Request-model fields that are not call keywords: the transport's methods set them.
 _SET_BY_TRANSPORT = frozenset({"model", "messages", "prompt", "stream", "stream_options"})
-#: API fields a chat completion call takes by name. The request models in ``types.py`` are
-#: the one list: the transport's ``ChatParams``/``CompletionParams`` must name the same fields
-#: (tests/unit/test_wire.py holds them to it).
-CHAT_FIELDS: frozenset[str] = frozenset(ChatCompletionRequest.model_fields) - _SET_BY_TRANSPORT
-#: API fields a text completion call takes by name.
-COMPLETION_FIELDS: frozenset[str] = frozenset(CompletionRequest.model_fields) - _SET_BY_TRANSPORT
+_FIELDS: dict[str, frozenset[str]] = {}
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    """``CHAT_FIELDS`` / ``COMPLETION_FIELDS``: the API fields a chat or text completion call
+    takes by name. The request models in ``types.py`` are the one list (the transport's
+    ``ChatParams``/``CompletionParams`` must name the same fields: tests/unit/test_wire.py
+    holds them to it). Computed on first use, so that importing an integration does not
+    build the pydantic models (10 ms of ``import langchain_compactifai`` measured)."""
+    if name not in ("CHAT_FIELDS", "COMPLETION_FIELDS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = _FIELDS.get(name)
+    if found is None:
+        from .types import ChatCompletionRequest, CompletionRequest
+
+        model = ChatCompletionRequest if name == "CHAT_FIELDS" else CompletionRequest
+        found = _FIELDS[name] = frozenset(model.model_fields) - _SET_BY_TRANSPORT
+    return found
 #: Keywords that steer one call and are never part of the body.
 CALL_OPTIONS: frozenset[str] = frozenset({"extra_headers", "timeout"})
 #: The settings a transport client is built from; an integration rebuilds its clients when
@@ -102,7 +111,7 @@ def split_params(
     ``skip`` (keywords the integration itself reads). Later sources win.
 
     Example:
-        >>> split_params(CHAT_FIELDS, {"temperature": 0.2, "top_k": 5},
+        >>> split_params({"temperature"}, {"temperature": 0.2, "top_k": 5},
         ...              {"timeout": 3, "extra_body": {"min_p": 0.1}, "stream": True, "x": None},
         ...              skip={"stream"})
         {'temperature': 0.2, 'timeout': 3, 'extra_body': {'top_k': 5, 'min_p': 0.1}}
