@@ -7,11 +7,11 @@ every chunk would cost more than the network read that produced it.
 
 Example:
     >>> from compactifai.types import Model
-    >>> m = Model.model_validate({"id": "cai-llama-3-1-8b-slim", "object": "model",
+    >>> m = Model.model_validate({"id": "hypernova-60b", "object": "model",
     ...     "created": 1749600000, "owned_by": "multiverse_computing",
-    ...     "parameters_number": "3.28B", "capabilities": {"supports_function_calling": True}})
-    >>> m.capabilities.supports_function_calling, m.capabilities.supports_image
-    (True, False)
+    ...     "parameters_number": "53.35B", "capabilities": {"supports_function_calling": True}})
+    >>> m.capabilities.supports_function_calling, m.capabilities.supports_image  # not stated
+    (True, None)
 """
 
 from __future__ import annotations
@@ -65,17 +65,38 @@ class _Wire(BaseModel):
 
 
 class ModelCapabilities(_Wire):
-    """What a model can take and do, as ``GET /models`` reports it."""
+    """What a model can take and do, as ``GET /models`` reports it.
 
-    supports_audio: bool = False
-    supports_image: bool = False
-    supports_function_calling: bool = False
+    A capability the server does not state is ``None``: unknown, not refused (the server
+    decides). Fields the service adds are kept as they come.
+
+    Example:
+        >>> ModelCapabilities().supports_function_calling is None
+        True
+        >>> ModelCapabilities(support_chat_completion=True, supports_responses=False)
+        ModelCapabilities(supports_audio=None, supports_image=None, supports_function_calling=None, support_chat_completion=True, supports_responses=False)
+    """
+
+    supports_audio: bool | None = None
+    supports_image: bool | None = None
+    supports_function_calling: bool | None = None
+    #: Today's service (spelled so): whether the model serves /chat/completions.
+    support_chat_completion: bool | None = None
+    #: Today's service: whether the model serves /responses.
+    supports_responses: bool | None = None
 
 
 class Model(_Wire):
     """One entry of the model catalogue.
 
-    ``parameters_number`` is a display string ("3.28B"), not a number to compute with.
+    ``parameters_number`` is the service's display string ("53.35B"), kept as sent;
+    :attr:`parameter_count` reads it as a number.
+
+    Example:
+        >>> Model(id="hypernova-60b", parameters_number="53.35B").parameter_count
+        53350000000
+        >>> Model(id="m").capabilities.supports_image is None
+        True
     """
 
     id: str
@@ -84,6 +105,34 @@ class Model(_Wire):
     owned_by: str | None = None
     parameters_number: str | None = None
     capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
+
+    @property
+    def parameter_count(self) -> int | None:
+        """``parameters_number`` as a number ("53.35B" -> 53,350,000,000), None if unreadable."""
+        return parse_parameter_count(self.parameters_number)
+
+
+_SCALE = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+def parse_parameter_count(text: str | float | None) -> int | None:
+    """"53.35B" -> 53350000000, "135M" -> 135000000; None for anything else.
+
+    Example:
+        >>> parse_parameter_count("135M"), parse_parameter_count("1.2T"), parse_parameter_count("?")
+        (135000000, 1200000000000, None)
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return int(text)
+    if not isinstance(text, str):
+        return None
+    value = text.strip().upper().replace(",", "")
+    unit = value[-1:] if value[-1:] in _SCALE else ""
+    number = value[: len(value) - len(unit)] if unit else value
+    try:
+        return round(float(number) * _SCALE[unit])
+    except ValueError:
+        return None
 
 
 class ModelList(_Wire):

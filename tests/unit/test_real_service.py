@@ -172,3 +172,32 @@ async def test_withdrawn_usage_endpoint_says_so_async() -> None:
     client = async_client(Recorder(json_response({"detail": "Not Found"}, 404)))
     with pytest.raises(EndpointWithdrawnError):
         await client.usage_statistics(start_time="2026-01-01T00:00:00Z")
+
+
+def test_an_unstated_capability_is_unknown_and_never_refused() -> None:
+    """A model listed without ``capabilities`` (third-party servers) may be sent tools and
+    images: only a server's explicit False refuses them before the request."""
+    from compactifai import ModelCapabilityError, check_capabilities
+    from compactifai._catalogue import profile_from_model
+    from compactifai.types import Model
+
+    unknown = profile_from_model(Model.model_validate({"id": "any-served-model"}))
+    check_capabilities(unknown, has_image=True, has_tools=True)  # no error: the server decides
+    refused = profile_from_model(Model.model_validate(
+        {"id": "m", "capabilities": {"supports_function_calling": False}}))
+    with pytest.raises(ModelCapabilityError):
+        check_capabilities(refused, has_image=False, has_tools=True)
+
+
+def test_todays_capability_fields_and_parameter_count() -> None:
+    from compactifai.types import Model
+
+    model = Model.model_validate({
+        "id": "hypernova-60b", "parameters_number": "53.35B",
+        "capabilities": {"support_chat_completion": True, "supports_responses": True,
+                         "supports_reasoning_effort": True},
+    })
+    assert model.capabilities.support_chat_completion is True
+    assert model.capabilities.supports_responses is True
+    assert model.capabilities.model_extra == {"supports_reasoning_effort": True}  # kept
+    assert model.parameters_number == "53.35B" and model.parameter_count == 53_350_000_000

@@ -32,7 +32,7 @@ def test_list_models() -> None:
     )
     assert [m.id for m in models.data] == ["cai-llama-3-1-8b-slim", "mistral-small-3-1"]
     assert models.data[1].capabilities.supports_image is True
-    assert models.data[1].capabilities.supports_function_calling is False
+    assert models.data[1].capabilities.supports_function_calling is None  # not stated: unknown
 
 
 def test_model_profile() -> None:
@@ -44,7 +44,7 @@ def test_model_profile() -> None:
         http_client=client(handler),
     )
     assert profile.supports_function_calling is True
-    assert profile.supports_image is False
+    assert profile.supports_image is None  # not stated: unknown, the server decides
     assert profile.context_window == 131072
     assert profile.source == "api"
 
