@@ -11,10 +11,20 @@
   /audio/transcriptions`` (the async one with bounded concurrency) and apply the
   ``on_error`` policy;
 - :func:`transcript_records` turns one :class:`~compactifai.types.Transcription` into records:
-  one per file (``mode="file"``) or one per timestamped segment (``mode="segment"``).
+  one per file (``mode="file"``) or one per timestamped segment (``mode="segment"``), and
+  reports a file without speech (:class:`NoSpeechWarning`).
 
-Upload limit: the API reference documents none; 25 MB (26,214,400 bytes) is what
-Whisper-compatible APIs take, so larger files are refused here rather than after the upload.
+Upload limit: the service takes files up to 25 MB (26,214,400 bytes; raised from 1 MB on
+2026-02-16). A longer recording is split on silence into parts under the limit, transcribed
+part by part and merged with its timestamps offset to the whole file
+(:func:`transcribe_long`, in ``compactifai._audio_split``; the ``audio`` extra). In mode
+``"segment"`` the sync path yields such a recording's segments part by part, as each part
+is transcribed.
+
+Streamed transcription (``transcribe_stream``) is not used here on purpose: a Document needs
+the whole text, and its metadata the detected language and the timestamps, which the stream's
+``transcript.text.delta`` events do not carry. What a lazy load can gain is delivering long
+recordings part by part, which it does.
 
 Example:
     >>> from compactifai.transcripts import transcript_records
@@ -24,7 +34,7 @@ Example:
     ...         {"id": 0, "start": 0.0, "end": 1.0, "text": " Hello."},
     ...         {"id": 1, "start": 1.0, "end": 2.0, "text": " Bye."}]})
     >>> [(r.text, r.metadata["start"]) for r in transcript_records(
-    ...     t, source="call.wav", model="whisper-large-v3", mode="segment")]
+    ...     t, source="call.wav", model="cai-whisper-large-v3-turbo-slim", mode="segment")]
     [('Hello.', 0.0), ('Bye.', 1.0)]
 """
 
@@ -38,10 +48,23 @@ import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
+from ._audio_split import (
+    AudioPart,
+    PartTimeline,
+    atranscribe_long,
+    atranscribe_parts,
+    merge_transcriptions,
+    probe_audio,
+    read_audio,
+    split_audio,
+    transcribe_long,
+    transcribe_parts,
+)
 from ._checks import (
     AUDIO_EXTENSIONS,
+    MAX_AUDIO_BYTES,
     AudioFileError,
     AudioFileNotFoundError,
     _check_size,
@@ -57,6 +80,7 @@ from ._errors import (
     PermissionDeniedError,
 )
 from ._requests import DEFAULT_TRANSCRIPTION_MODEL
+from ._subtitles import render_subtitles
 
 if TYPE_CHECKING:
     from ._client import AsyncCompactifAIClient, CompactifAIClient
@@ -65,17 +89,25 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TRANSCRIPTION_MODEL",
     "AudioInputs",
+    "AudioPart",
     "AudioSkippedWarning",
     "AudioSource",
     "AudioTranscriptionError",
     "LazyClients",
     "Mode",
+    "NoSpeechWarning",
     "OnError",
+    "OutputFormat",
     "TranscriptOptions",
     "TranscriptRecord",
     "aiter_transcripts",
+    "atranscribe_long",
+    "has_no_speech",
     "iter_transcripts",
+    "merge_transcriptions",
     "plan_sources",
+    "split_audio",
+    "transcribe_long",
     "transcript_records",
 ]
 
@@ -83,6 +115,8 @@ logger = logging.getLogger("compactifai.transcripts")
 
 Mode = Literal["file", "segment"]
 OnError = Literal["raise", "skip"]
+#: What a file's Document holds: the transcript's text, or SubRip / WebVTT subtitles.
+OutputFormat = Literal["text", "srt", "vtt"]
 PathInput = Union[str, "os.PathLike[str]"]
 #: One input: a path (file or folder), ``(filename, bytes)``, or an :class:`AudioSource`.
 SingleInput = Union[PathInput, tuple[str, bytes], "AudioSource"]
@@ -116,6 +150,19 @@ class AudioSkippedWarning(UserWarning):
         >>> import warnings
         >>> with warnings.catch_warnings():  # make skips fatal in this block
         ...     warnings.simplefilter("error", AudioSkippedWarning)
+    """
+
+
+class NoSpeechWarning(UserWarning):
+    """A file holds no speech: its transcript is empty (or only what Whisper says of silence).
+
+    The Document is still returned (mode ``"file"``) with ``metadata["no_speech"] = True``;
+    mode ``"segment"`` gives no Document for that file.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():  # leave silent files out without a word
+        ...     warnings.simplefilter("ignore", NoSpeechWarning)
     """
 
 
@@ -200,18 +247,30 @@ class AudioSource:
             )
         return cls(source or name, name, data=bytes(data), metadata=dict(metadata or {}))
 
-    def check(self) -> None:
-        """Raise :class:`~compactifai.AudioFileError` if this cannot be uploaded as it is."""
+    def check(self, max_bytes: int = MAX_AUDIO_BYTES, *, split_long: bool = False) -> None:
+        """Raise :class:`~compactifai.AudioFileError` if this cannot be transcribed.
+
+        A file over ``max_bytes`` is refused, unless ``split_long`` (then it will be split,
+        which needs the ``audio`` extra: its absence is reported now, before any upload).
+        """
         check_audio_name(self.filename)
-        if self.data is not None:
-            _check_size(self.filename, len(self.data))
+        size = self.size()
+        if split_long and size > max_bytes:
+            # It will be split: PyAV must be there and able to open it (its header only).
+            probe_audio(self.data if self.data is not None else self.path, self.source)  # type: ignore[arg-type]
             return
+        _check_size(self.source if self.data is None else self.filename, size, max_bytes)
+
+    def size(self) -> int:
+        """The size in bytes (an error naming the file if there is none at the path)."""
+        if self.data is not None:
+            return len(self.data)
         assert self.path is not None
         if not self.path.is_file():
             raise AudioFileNotFoundError(
                 f"no audio file at {str(self.path)!r}: check the path", filename=self.source
             )
-        _check_size(self.source, self.path.stat().st_size)
+        return self.path.stat().st_size
 
     def upload(self) -> tuple[Any, str | None]:
         """``(file, filename)`` arguments for the client's ``transcribe``."""
@@ -276,8 +335,8 @@ def _expand_folder(folder: Path, glob: str | None) -> Iterator[AudioSource | Aud
         yield AudioSource.from_path(path)
 
 
-def _skip(source: str, err: BaseException) -> None:
-    message = f"skipped {source!r}: {err}"
+def _skip(source: str, err: BaseException, rest: str = "") -> None:
+    message = f"skipped {source!r}{rest}: {err}"
     logger.warning(message)
     warnings.warn(message, AudioSkippedWarning, stacklevel=3)
 
@@ -288,8 +347,12 @@ def plan_sources(
     glob: str | None = None,
     filename: str | None = None,
     on_error: OnError = "raise",
+    max_bytes: int = MAX_AUDIO_BYTES,
+    split_long: bool = False,
 ) -> list[AudioSource]:
     """Expand ``inputs`` into audio sources and check every one before any upload.
+
+    A file over ``max_bytes`` is an error unless ``split_long`` (it will then be split).
 
     ``inputs`` is a path (file or folder), bytes (with ``filename``), a ``(filename, bytes)``
     tuple, an :class:`AudioSource`, or a list of these. A folder gives every supported audio
@@ -323,7 +386,7 @@ def plan_sources(
             try:
                 if isinstance(found, AudioFileError):
                     raise found
-                found.check()
+                found.check(max_bytes, split_long=split_long)
             except AudioFileError as err:
                 if on_error == "raise":
                     raise
@@ -347,11 +410,17 @@ class TranscriptOptions:
     """What to ask the server for, and what to do with the answers.
 
     ``model``, ``language``, ``prompt`` and ``temperature`` (0 to 1) are the form fields the
-    reference documents. ``max_concurrency`` bounds the uploads in flight of the async path.
+    reference documents; ``language`` is sent only when given (the service detects it).
+    ``max_concurrency`` bounds the uploads in flight (files of the async path, and parts of a
+    split recording). ``output_format`` ``"srt"``/``"vtt"`` makes each file's Document hold
+    subtitles (mode ``"file"`` only). A file over ``max_upload_bytes`` (25 MB) is split on
+    silence when ``split_long`` (the default; needs the ``audio`` extra), else refused.
 
     Example:
         >>> TranscriptOptions(language="en", mode="segment").form()["language"]
         'en'
+        >>> "language" in TranscriptOptions().form()  # none given: the service detects it
+        False
     """
 
     model: str = DEFAULT_TRANSCRIPTION_MODEL
@@ -362,10 +431,31 @@ class TranscriptOptions:
     on_error: OnError = "raise"
     max_concurrency: int = 4
     show_progress: bool = False
+    output_format: OutputFormat = "text"
+    max_upload_bytes: int = MAX_AUDIO_BYTES
+    split_long: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in ("file", "segment"):
             raise ValueError(f"mode must be 'file' or 'segment', not {self.mode!r}")
+        if self.output_format not in ("text", "srt", "vtt"):
+            raise ValueError(
+                f"output_format must be 'text', 'srt' or 'vtt', not {self.output_format!r}"
+            )
+        if self.output_format != "text" and self.mode != "file":
+            raise ValueError(
+                f"output_format={self.output_format!r} gives one subtitle file per audio file: "
+                "use it with mode='file' (each segment is a cue of it)"
+            )
+        if (
+            isinstance(self.max_upload_bytes, bool)
+            or not isinstance(self.max_upload_bytes, int)
+            or not 0 < self.max_upload_bytes <= MAX_AUDIO_BYTES
+        ):
+            raise ValueError(
+                f"max_upload_bytes must be an integer from 1 to {MAX_AUDIO_BYTES:,} (the "
+                f"service's 25 MB), not {self.max_upload_bytes!r}"
+            )
         _check_on_error(self.on_error)
         check_range("temperature", self.temperature, 0.0, 1.0)
         if (
@@ -411,6 +501,35 @@ def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+#: Whisper's no-speech detector: above this, a segment is likely silence (openai-whisper's
+#: ``no_speech_threshold``).
+_NO_SPEECH_PROB = 0.6
+
+
+def has_no_speech(transcription: Transcription) -> bool:
+    """Whether a transcript says its audio holds no speech.
+
+    True when the text is blank, or when Whisper's own no-speech detector rates every
+    segment as likely silence (``no_speech_prob`` over 0.6): Whisper base answers three
+    seconds of digital silence with "You" (``no_speech_prob`` 0.74), which its
+    ``avg_logprob`` rule alone would keep.
+
+    Example:
+        >>> from compactifai.types import Transcription
+        >>> has_no_speech(Transcription(text="  ")), has_no_speech(Transcription(text="Hi."))
+        (True, False)
+        >>> has_no_speech(Transcription.model_validate({"text": "You", "segments": [
+        ...     {"id": 0, "start": 0, "end": 3, "text": "You", "no_speech_prob": 0.74}]}))
+        True
+    """
+    if not transcription.text.strip():
+        return True
+    segments = transcription.segments
+    return bool(segments) and all(
+        s.no_speech_prob is not None and s.no_speech_prob > _NO_SPEECH_PROB for s in segments
+    )
+
+
 def transcript_records(
     transcription: Transcription,
     *,
@@ -418,25 +537,63 @@ def transcript_records(
     model: str,
     mode: Mode = "file",
     metadata: Mapping[str, Any] | None = None,
+    output_format: OutputFormat = "text",
+    language: str | None = None,
 ) -> list[TranscriptRecord]:
     """Turn one transcription into records.
 
     ``mode="file"``: one record; metadata ``source``, ``model``, ``language``, ``duration``
-    and ``segments`` (``[{"id", "start", "end", "text"}, ...]``).
+    and ``segments`` (``[{"id", "start", "end", "text"}, ...]``). With ``output_format``
+    ``"srt"`` or ``"vtt"`` its text is the subtitles (rendered from the segments) and
+    ``metadata["format"]`` says which.
     ``mode="segment"``: one record per non-blank segment; metadata ``source``, ``model``,
     ``language``, ``segment_id``, ``start``, ``end`` (seconds), ``avg_logprob``,
     ``no_speech_prob``. A server that sends no segments gives one record without timestamps
     (with a warning). Keys whose value the server did not send are left out.
+
+    ``language`` is the language the server detected (or, if it names none, the ``language``
+    given here: the caller's hint). Audio without speech (:func:`has_no_speech`) is reported
+    with :class:`NoSpeechWarning`: mode ``"file"`` still gives its record, with
+    ``metadata["no_speech"] = True``; mode ``"segment"`` gives none. A recording transcribed
+    in parts has ``metadata["parts"]``, how many.
     """
+    parts = (transcription.model_extra or {}).get("parts")
     common = {
         **dict(metadata or {}),
-        **_compact({"source": source, "model": model, "language": transcription.language}),
+        **_compact(
+            {
+                "source": source,
+                "model": model,
+                "language": transcription.language or language,
+                "parts": len(parts) if isinstance(parts, list) and len(parts) > 1 else None,
+            }
+        ),
     }
     segments = transcription.segments
+    silent = has_no_speech(transcription)
+    if silent:
+        warnings.warn(
+            f"{source!r} holds no speech: "
+            + (
+                "its transcript is empty"
+                if not transcription.text.strip()
+                else "Whisper rates every segment as likely silence (its text is kept, but is "
+                "likely invented)"
+            ),
+            NoSpeechWarning,
+            stacklevel=2,
+        )
+        common["no_speech"] = True
+        if mode == "segment":
+            return []
     if mode == "file":
+        text = transcription.text.strip()
+        if output_format != "text":
+            text = render_subtitles(segments, output_format)
+            common["format"] = output_format
         return [
             TranscriptRecord(
-                transcription.text.strip(),
+                text,
                 {
                     **common,
                     **_compact({"duration": transcription.duration}),
@@ -597,12 +754,17 @@ class _Progress:
             self._bar.close()
 
 
-def _failed(source: AudioSource, err: Exception, on_error: OnError) -> list[TranscriptRecord]:
-    """Apply the policy to a failure: raise it (naming the file) or report and go on."""
-    if isinstance(err, _FATAL):
-        raise err
+def _failed(
+    source: AudioSource, err: Exception, on_error: OnError, rest: str = ""
+) -> list[TranscriptRecord]:
+    """Apply the policy to a failure: raise it (naming the file) or report and go on.
+
+    ``rest`` says what is skipped when it is not the whole file (" from part 2 of 3 on").
+    """
+    if isinstance(err, _FATAL) or getattr(err, "available_models", None):
+        raise err  # the same for every file (today's 400 for an unknown model lists the ids)
     if on_error == "skip":
-        _skip(source.source, err)
+        _skip(source.source, err, rest)
         return []
     if isinstance(err, AudioFileError):
         raise err  # already names the file
@@ -618,7 +780,81 @@ def _records(
         model=options.model,
         mode=options.mode,
         metadata=source.metadata,
+        output_format=options.output_format,
+        language=options.language,
     )
+
+
+def _long_options(options: TranscriptOptions) -> dict[str, Any]:
+    """Arguments of :func:`transcribe_long` for these options (the form, and the limit)."""
+    form = options.form()
+    return {
+        **form,
+        # A file over the limit got here only with split_long (plan_sources refuses it else).
+        "max_bytes": options.max_upload_bytes,
+        "max_concurrency": options.max_concurrency,
+    }
+
+
+def _split_in_segments(source: AudioSource, options: TranscriptOptions) -> bool:
+    """Whether ``source`` is split and given segment by segment (its parts one by one)."""
+    return (
+        options.mode == "segment"
+        and options.split_long
+        and source.size() > options.max_upload_bytes
+    )
+
+
+def _split(source: AudioSource, options: TranscriptOptions) -> list[AudioPart]:
+    file, name = source.upload()
+    filename, data = read_audio(file, name)
+    return split_audio(data, filename, max_bytes=options.max_upload_bytes)
+
+
+def _part_records(
+    placed: Transcription, part: AudioPart, total: int, source: AudioSource,
+    options: TranscriptOptions,
+) -> list[TranscriptRecord]:
+    """The segment records of one part of a split recording (none, with a warning, if the
+    part holds no speech: a silent stretch of a long recording)."""
+    if has_no_speech(placed):
+        warnings.warn(
+            f"{source.source!r}: part {part.index + 1} of {total} "
+            f"({part.start:.1f}-{part.end:.1f} s) holds no speech; it gives no segment",
+            NoSpeechWarning,
+            stacklevel=3,
+        )
+        return []
+    return transcript_records(
+        placed,
+        source=source.source,
+        model=options.model,
+        mode="segment",
+        metadata={**source.metadata, "parts": total, "part": part.index},
+        language=options.language,
+    )
+
+
+def _iter_split_segments(
+    client: CompactifAIClient, source: AudioSource, options: TranscriptOptions
+) -> Iterator[TranscriptRecord]:
+    """A long recording's segments, part by part: the first come as soon as the first part is
+    transcribed, while the next parts are still on their way."""
+    done = total = 0
+    try:
+        parts = _split(source, options)
+        total = len(parts)
+        timeline = PartTimeline()
+        for part, transcript in transcribe_parts(
+            client, parts, max_concurrency=options.max_concurrency, **options.form()
+        ):
+            records = _part_records(timeline.place(part, transcript), part, total, source,
+                                    options)
+            done += 1
+            yield from records
+    except Exception as err:
+        rest = f" from part {done + 1} of {total} on" if done else ""
+        yield from _failed(source, err, options.on_error, rest)
 
 
 def iter_transcripts(
@@ -626,14 +862,25 @@ def iter_transcripts(
     sources: Sequence[AudioSource],
     options: TranscriptOptions,
 ) -> Iterator[TranscriptRecord]:
-    """Transcribe ``sources`` one after another, yielding records in input order."""
+    """Transcribe ``sources`` one after another, yielding records in input order.
+
+    In mode ``"segment"`` a recording split in parts gives its segments part by part, each
+    part's as soon as it is transcribed (its later parts still on their way).
+    """
     progress = _progress(len(sources), options)
-    form = options.form()
+    arguments = _long_options(options)
     try:
         for source in sources:
+            if _split_in_segments(source, options):
+                yield from _iter_split_segments(client, source, options)
+                progress.update()
+                continue
             file, name = source.upload()
             try:
-                result = client.transcribe(file, filename=name, **form)
+                # verbose_json is asked for: the answer is a Transcription
+                result = cast("Transcription", transcribe_long(
+                    client, file, filename=name, **arguments
+                ))
             except Exception as err:
                 records = _failed(source, err, options.on_error)
             else:
@@ -651,24 +898,52 @@ async def aiter_transcripts(
 ) -> AsyncIterator[TranscriptRecord]:
     """Transcribe ``sources`` concurrently, yielding records in input order.
 
-    At most ``options.max_concurrency`` uploads are in flight (each file is read only when its
-    turn comes). Later files keep being transcribed while an earlier one is still on its way;
+    At most ``options.max_concurrency`` uploads are in flight, the parts of split recordings
+    counted with the files (each file is read only when its turn comes). Later files keep
+    being transcribed while an earlier one is still on its way;
     their records wait for it, so the order is the same as the sync path's. Stopping early
     cancels what is still running.
     """
     progress = _progress(len(sources), options)
-    form = options.form()
+    arguments = _long_options(options)
     limit = asyncio.Semaphore(options.max_concurrency)
 
-    async def one(source: AudioSource) -> list[TranscriptRecord]:
+    async def transcribe(source: AudioSource) -> Transcription:
+        file, name = source.upload()
+        if options.split_long and source.size() > options.max_upload_bytes:
+            # Its parts take their places under the same bound, one by one.
+            return cast("Transcription", await atranscribe_long(
+                client, file, filename=name, uploads=limit, **arguments
+            ))
         async with limit:
-            file, name = source.upload()
-            try:
-                result = await client.transcribe(file, filename=name, **form)
-            except Exception as err:
-                return _failed(source, err, options.on_error)
-            finally:
-                progress.update()
+            return cast("Transcription", await atranscribe_long(
+                client, file, filename=name, **arguments
+            ))
+
+    async def split_segments(source: AudioSource) -> list[TranscriptRecord]:
+        parts = await asyncio.to_thread(_split, source, options)
+        results = await atranscribe_parts(
+            client, parts, max_concurrency=options.max_concurrency, uploads=limit,
+            **options.form(),
+        )
+        timeline = PartTimeline()
+        records: list[TranscriptRecord] = []
+        for part, transcript in results:
+            records.extend(
+                _part_records(timeline.place(part, transcript), part, len(parts), source,
+                              options)
+            )
+        return records
+
+    async def one(source: AudioSource) -> list[TranscriptRecord]:
+        try:
+            if _split_in_segments(source, options):
+                return await split_segments(source)
+            result = await transcribe(source)
+        except Exception as err:
+            return _failed(source, err, options.on_error)
+        finally:
+            progress.update()
         return _records(result, source, options)
 
     tasks = [asyncio.ensure_future(one(source)) for source in sources]

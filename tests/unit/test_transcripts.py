@@ -26,18 +26,20 @@ from compactifai import (
     AuthenticationError,
 )
 from compactifai.transcripts import (
+    DEFAULT_TRANSCRIPTION_MODEL,
     AudioSkippedWarning,
     AudioSource,
     AudioTranscriptionError,
     LazyClients,
+    NoSpeechWarning,
     TranscriptOptions,
     aiter_transcripts,
     iter_transcripts,
     plan_sources,
     transcript_records,
 )
-from compactifai.types import Transcription
-from tests.helpers import Recorder, async_client, json_response, sync_client
+from compactifai.types import Transcription, TranscriptionText
+from tests.helpers import Recorder, async_client, json_response, sse, sse_response, sync_client
 from tests.unit import reference_examples as ref
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt "  # content is never decoded by the mock server
@@ -277,7 +279,7 @@ def test_bad_policy_and_options_are_refused() -> None:
 
 def test_form_sends_the_fields_set_and_asks_for_segments() -> None:
     assert TranscriptOptions().form() == {
-        "model": "whisper-large-v3",
+        "model": DEFAULT_TRANSCRIPTION_MODEL,
         "response_format": "verbose_json",
         "timestamp_granularities": ["segment"],
     }
@@ -350,7 +352,8 @@ def test_segment_mode_without_segments_keeps_the_text_and_warns() -> None:
         [record] = transcript_records(t, source="a.wav", model="m", mode="segment")
     assert record.text == "Just text." and "start" not in record.metadata
     silent = Transcription.model_validate({"text": "", "segments": []})
-    assert transcript_records(silent, source="a.wav", model="m", mode="segment") == []
+    with pytest.warns(NoSpeechWarning, match="holds no speech"):
+        assert transcript_records(silent, source="a.wav", model="m", mode="segment") == []
 
 
 # ---------------------------------------------------------------- transcription runs
@@ -371,7 +374,7 @@ def test_iter_transcripts_sends_the_form_and_yields_in_order() -> None:
     assert records[3].metadata["source"] == "b.mp3"
     fields = form_fields(server.requests[0])
     assert fields == {
-        "model": ["whisper-large-v3"],
+        "model": [DEFAULT_TRANSCRIPTION_MODEL],
         "language": ["en"],
         "prompt": ["Agenda"],
         "temperature": ["0.2"],
@@ -549,3 +552,364 @@ def test_the_module_imports_no_framework() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ})
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- today's service: formats
+
+
+SRT = "1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n00:00:01,500 --> 00:00:03,000\nBye.\n"
+VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n\n00:00:01.500 --> 00:00:03.000\nBye.\n"
+
+
+def text_response(body: str, content_type: str = "text/plain; charset=utf-8") -> httpx.Response:
+    return httpx.Response(200, content=body.encode(), headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("fmt", "body", "content_type"),
+    [("text", "Hello there. Bye.\n", "text/plain"), ("srt", SRT, "text/plain"),
+     ("vtt", VTT, "text/vtt")],
+)
+def test_text_formats_are_read_as_text_not_json(fmt: str, body: str, content_type: str) -> None:
+    rec = Recorder(text_response(body, content_type))
+    result = sync_client(rec).transcribe(("a.wav", WAV), response_format=fmt)
+    assert isinstance(result, TranscriptionText)
+    assert (result.format, result.content, str(result)) == (fmt, body, body)
+    assert result.text == "Hello there. Bye."
+    assert form_fields(rec.requests[0])["response_format"] == [fmt]
+    if fmt != "text":
+        assert [(s.id, s.start, s.end, s.text) for s in result.segments()] == [
+            (0, 0.0, 1.5, "Hello there."), (1, 1.5, 3.0, "Bye.")
+        ]
+
+
+async def test_async_text_format_and_an_empty_text_body() -> None:
+    client = async_client(Recorder(text_response("")))
+    result = await client.transcribe(("a.wav", WAV), response_format="text")
+    assert isinstance(result, TranscriptionText) and result.content == "" and result.text == ""
+
+
+@pytest.mark.parametrize("fmt", ["json", "verbose_json", None])
+def test_json_formats_give_a_transcription(fmt: str | None) -> None:
+    rec = Recorder(json_response(transcription("a.wav")))
+    result = sync_client(rec).transcribe(("a.wav", WAV), response_format=fmt)
+    assert isinstance(result, Transcription) and result.language == "en"
+    fields = form_fields(rec.requests[0])
+    assert "language" not in fields  # none given: none sent, the service detects it
+    assert fields.get("response_format") == ([fmt] if fmt else None)
+
+
+def test_a_json_answer_to_a_text_format_is_converted() -> None:
+    # OpenAPI: "All values are accepted but will default to 'json'"
+    answer = json_response(transcription("a.wav", n=2))
+    srt = sync_client(Recorder(answer)).transcribe(("a.wav", WAV), response_format="srt")
+    assert isinstance(srt, TranscriptionText)
+    assert srt.content.startswith("1\n00:00:00,000 --> 00:00:02,000\na.wav part 0.\n")
+    text = sync_client(Recorder(answer)).transcribe(("a.wav", WAV), response_format="text")
+    assert text.content == "a.wav part 0. a.wav part 1."
+    only_text = json_response({"text": " Hi.", "duration": 1.0})
+    vtt = sync_client(Recorder(only_text)).transcribe(("a.wav", WAV), response_format="vtt")
+    assert vtt.content == "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHi.\n"
+
+
+def test_an_error_object_in_place_of_a_text_answer_raises() -> None:
+    from compactifai import APIError
+
+    rec = Recorder(json_response({"error": {"message": "boom", "type": "server_error"}}))
+    with pytest.raises(APIError, match="boom"):
+        sync_client(rec).transcribe(("a.wav", WAV), response_format="text")
+
+
+def test_an_unknown_response_format_is_refused_before_upload() -> None:
+    from compactifai import InvalidRequestError
+
+    rec = Recorder(json_response(transcription()))
+    with pytest.raises(InvalidRequestError, match=r"'xml'.*'vtt'"):
+        sync_client(rec).transcribe(("a.wav", WAV), response_format="xml")
+    assert rec.requests == []
+
+
+@pytest.mark.parametrize("ext", ["flac", "m4a", "ogg", "mp3", "mp4", "mpeg", "mpga", "wav",
+                                 "webm"])
+def test_every_format_the_service_takes_is_uploaded(ext: str) -> None:
+    rec = Recorder(json_response(transcription()))
+    sync_client(rec).transcribe((f"a.{ext}", WAV))
+    assert form_fields(rec.requests[0])["file"] == [f"a.{ext}"]
+
+
+# ---------------------------------------------------------------- streaming
+
+
+DELTAS = [{"type": "transcript.text.delta", "delta": "Hello"},
+          {"type": "transcript.text.delta", "delta": " there."}]
+DONE_EVENT = {"type": "transcript.text.done", "text": "Hello there.",
+              "usage": {"type": "duration", "seconds": 2}}
+
+
+def test_stream_yields_the_events_and_sends_stream_true() -> None:
+    rec = Recorder(sse_response(sse(*DELTAS, DONE_EVENT, done=False)))
+    with sync_client(rec).transcribe_stream(("a.wav", WAV), language="en") as stream:
+        events = list(stream)
+    assert events == [*DELTAS, DONE_EVENT]
+    request = rec.requests[0]
+    assert request.headers["accept"] == "text/event-stream"
+    fields = form_fields(request)
+    assert fields["stream"] == ["true"] and fields["language"] == ["en"]
+    assert "response_format" not in fields
+
+
+async def test_async_stream_in_pieces_with_a_done_marker() -> None:
+    body = sse(*DELTAS, DONE_EVENT)  # a server that adds [DONE] is fine too
+    chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
+    client = async_client(Recorder(sse_response(chunks)))
+    events = [e async for e in client.transcribe_stream(("a.wav", WAV))]
+    assert events == [*DELTAS, DONE_EVENT]
+
+
+def test_a_server_that_ignores_stream_gives_one_done_event() -> None:
+    rec = Recorder(json_response(transcription("a.wav", n=1)))
+    [event] = list(sync_client(rec).transcribe_stream(("a.wav", WAV)))
+    assert event["type"] == "transcript.text.done" and event["text"] == " a.wav part 0."
+    assert event["segments"][0]["start"] == 0.0  # everything the server sent is kept
+
+
+def test_a_stream_cut_before_its_done_event_is_interrupted_and_not_retried() -> None:
+    from compactifai import StreamInterruptedError
+
+    rec = Recorder(sse_response(sse(*DELTAS, done=False)))
+    with pytest.raises(StreamInterruptedError, match="2 event"):
+        list(sync_client(rec, max_retries=3).transcribe_stream(("a.wav", WAV)))
+    assert len(rec.requests) == 1
+
+
+def test_a_stream_refused_before_its_first_event_is_retried() -> None:
+    rec = Recorder(
+        json_response({"detail": "Unexpected server error"}, 500),
+        sse_response(sse(*DELTAS, DONE_EVENT, done=False)),
+    )
+    events = list(sync_client(rec, max_retries=1).transcribe_stream(("a.wav", WAV)))
+    assert events[-1] == DONE_EVENT and len(rec.requests) == 2
+    assert form_fields(rec.requests[1])["file"] == ["a.wav"]  # the same upload, sent again
+
+
+# ---------------------------------------------------------------- records: today's metadata
+
+
+def test_the_detected_language_lands_in_the_metadata_or_the_hint_does() -> None:
+    t = Transcription.model_validate(transcription("a.wav", language="fr"))
+    [record] = transcript_records(t, source="a.wav", model="m", language="en")
+    assert record.metadata["language"] == "fr"  # the server's detection wins
+    t = Transcription.model_validate({"text": "Hi."})
+    [record] = transcript_records(t, source="a.wav", model="m", language="en")
+    assert record.metadata["language"] == "en"
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_a_file_record_can_hold_subtitles(fmt: str) -> None:
+    t = Transcription.model_validate(transcription("a.wav", n=2))
+    [record] = transcript_records(t, source="a.wav", model="m", output_format=fmt)
+    assert record.metadata["format"] == fmt and record.metadata["segments"]
+    cues = TranscriptionText(format=fmt, content=record.text).segments()
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (0.0, 2.0, "a.wav part 0."), (2.0, 4.0, "a.wav part 1.")
+    ]
+
+
+def test_subtitles_need_file_mode_and_a_known_format() -> None:
+    with pytest.raises(ValueError, match="mode='file'"):
+        TranscriptOptions(mode="segment", output_format="srt")
+    with pytest.raises(ValueError, match="output_format"):
+        TranscriptOptions(output_format="ass")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_upload_bytes"):
+        TranscriptOptions(max_upload_bytes=MAX_AUDIO_BYTES + 1)
+
+
+def test_no_speech_is_flagged_and_warned_in_file_mode() -> None:
+    empty = Transcription.model_validate({"text": "", "language": "en", "segments": []})
+    with pytest.warns(NoSpeechWarning, match=r"'quiet\.wav' holds no speech"):
+        [record] = transcript_records(empty, source="quiet.wav", model="m")
+    assert record.text == "" and record.metadata["no_speech"] is True
+    hallucinated = Transcription.model_validate({
+        "text": "You", "segments": [{"id": 0, "start": 0.0, "end": 3.0, "text": "You",
+                                     "avg_logprob": -0.8, "no_speech_prob": 0.74}]})
+    with pytest.warns(NoSpeechWarning, match="likely silence"):
+        [record] = transcript_records(hallucinated, source="quiet.wav", model="m")
+    assert record.text == "You" and record.metadata["no_speech"] is True
+    spoken = Transcription.model_validate(transcription("a.wav"))
+    [record] = transcript_records(spoken, source="a.wav", model="m")
+    assert "no_speech" not in record.metadata
+
+
+def test_a_file_over_the_limit_is_planned_for_splitting(tmp_path: Path) -> None:
+    lecture = Path(__file__).resolve().parents[1] / "fixtures" / "lecture.wav"
+    with pytest.raises(AudioFileError, match="transcribe_long"):
+        plan_sources(lecture, max_bytes=100_000)
+    [source] = plan_sources(lecture, max_bytes=100_000, split_long=True)
+    assert source.path == lecture
+
+
+def test_iter_transcripts_splits_a_long_file_and_offsets_its_segments() -> None:
+    pytest.importorskip("av")
+    lecture = Path(__file__).resolve().parents[1] / "fixtures" / "lecture.wav"
+    server = TranscribeServer()
+    opts = TranscriptOptions(mode="segment", max_upload_bytes=100_000)
+    [source] = plan_sources(lecture, max_bytes=100_000, split_long=True)
+    records = list(iter_transcripts(sync_client(server), [source], opts))
+    assert sorted(server.names) == [f"lecture.part{i}.wav" for i in range(3)]
+    assert [r.metadata["segment_id"] for r in records] == list(range(6))
+    starts = [r.metadata["start"] for r in records]
+    assert starts == sorted(starts) and starts[2] == pytest.approx(2.64)
+    assert all(r.metadata["parts"] == 3 for r in records)
+
+
+def test_a_missing_splitter_is_reported_before_any_upload(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(AudioFileError, match=r"compactifai-integrations\[audio\]"):
+        plan_sources(("big.wav", b"x" * 2_000), max_bytes=1_000, split_long=True)
+
+
+def test_a_long_file_that_is_not_audio_is_refused_before_any_upload() -> None:
+    pytest.importorskip("av")
+    with pytest.raises(AudioFileError, match=r"'big\.wav' is over the upload limit and could"):
+        plan_sources(("big.wav", b"x" * 2_000), max_bytes=1_000, split_long=True)
+
+
+# ---------------------------------------------------------------- helpers for the loaders' tests
+
+
+def silent_wav(seconds: float = 2.0) -> bytes:
+    """A real WAV of digital silence, 16 kHz mono."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * int(16000 * seconds))
+    return buffer.getvalue()
+
+
+class ListeningServer(TranscribeServer):
+    """Reads the uploaded WAV: silence is answered as Whisper base answers it (measured on
+    the local server: "You", no_speech_prob 0.74), anything else as TranscribeServer does."""
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        import io
+        import wave
+
+        content = request.content
+        start = content.find(b"RIFF")
+        try:
+            with wave.open(io.BytesIO(content[start:])) as w:
+                frames = w.readframes(w.getnframes())
+        except Exception:
+            return super()._answer(request)
+        if frames.strip(b"\0"):
+            return super()._answer(request)
+        return json_response({
+            "task": "transcribe", "language": "en", "duration": 2.0, "text": "You",
+            "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": "You",
+                          "avg_logprob": -0.8, "no_speech_prob": 0.74}],
+        })
+
+
+def test_an_unknown_model_raises_even_when_skipping() -> None:
+    from compactifai import BadRequestError
+
+    def unknown(request: httpx.Request) -> httpx.Response:
+        request.read()
+        return json_response({"error": {
+            "message": "Invalid request: Model 'whisper-9' not found; available: [a, b]",
+            "type": "invalid_request_error"}}, 400)
+
+    with pytest.raises(BadRequestError) as info:
+        list(iter_transcripts(sync_client(unknown), sources("a.wav", "b.wav"),
+                              TranscriptOptions(model="whisper-9", on_error="skip")))
+    assert info.value.available_models == ["a", "b"]
+
+
+async def test_async_bound_counts_the_parts_of_split_recordings_with_the_files() -> None:
+    pytest.importorskip("av")
+    lecture = Path(__file__).resolve().parents[1] / "fixtures" / "lecture.wav"
+    server = TranscribeServer(default_delay=0.02)
+    opts = TranscriptOptions(max_concurrency=2, max_upload_bytes=100_000)
+    planned = plan_sources([lecture, *sources("a.wav", "b.wav"), lecture, ("c.wav", WAV)],
+                           max_bytes=100_000, split_long=True)
+    records = [r async for r in aiter_transcripts(async_client(server.handle), planned, opts)]
+    assert server.max_in_flight == 2 and len(server.requests) == 3 + 2 + 3 + 1
+    assert [r.metadata["source"] for r in records] == [
+        str(lecture), "a.wav", "b.wav", str(lecture), "c.wav"
+    ]
+    assert records[0].metadata["parts"] == 3 and len(records[0].metadata["segments"]) == 6
+
+
+def _lecture_source() -> AudioSource:
+    lecture = Path(__file__).resolve().parents[1] / "fixtures" / "lecture.wav"
+    [source] = plan_sources(lecture, max_bytes=100_000, split_long=True)
+    return source
+
+
+def test_segments_of_a_split_recording_come_part_by_part() -> None:
+    pytest.importorskip("av")
+    import threading
+
+    release = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        name = uploaded_name(request)
+        if name.endswith("part2.wav"):
+            release.wait(10)  # the last part is still on its way...
+        return json_response(transcription(name))
+
+    opts = TranscriptOptions(mode="segment", max_upload_bytes=100_000, max_concurrency=3)
+    run = iter_transcripts(sync_client(handler), [_lecture_source()], opts)
+    first = next(run)  # ...and the first part's segments are here already
+    assert not release.is_set()
+    assert (first.metadata["part"], first.metadata["parts"], first.text) == (
+        0, 3, "lecture.part0.wav part 0."
+    )
+    release.set()
+    rest = list(run)
+    assert [r.metadata["segment_id"] for r in [first, *rest]] == list(range(6))
+    assert [r.metadata["part"] for r in rest] == [0, 1, 1, 2, 2]
+
+
+def test_stopping_early_leaves_the_later_parts_unsent() -> None:
+    pytest.importorskip("av")
+    server = TranscribeServer()
+    opts = TranscriptOptions(mode="segment", max_upload_bytes=100_000, max_concurrency=1)
+    run = iter_transcripts(sync_client(server), [_lecture_source()], opts)
+    next(run)
+    run.close()
+    assert len(server.requests) <= 2  # part 0, perhaps part 1 already started: never part 2
+
+
+def test_a_silent_part_of_a_long_recording_gives_no_segment_and_says_so() -> None:
+    pytest.importorskip("av")
+
+    class QuietMiddle(TranscribeServer):
+        def _answer(self, request: httpx.Request) -> httpx.Response:
+            if uploaded_name(request).endswith("part1.wav"):
+                return json_response({"text": "", "language": "en", "segments": []})
+            return super()._answer(request)
+
+    opts = TranscriptOptions(mode="segment", max_upload_bytes=100_000)
+    with pytest.warns(NoSpeechWarning, match=r"part 2 of 3 \(2\.6-5\.7 s\) holds no speech"):
+        records = list(iter_transcripts(sync_client(QuietMiddle()), [_lecture_source()], opts))
+    assert [r.metadata["part"] for r in records] == [0, 0, 2, 2]
+
+
+def test_a_failed_part_with_skip_says_what_was_left_out() -> None:
+    pytest.importorskip("av")
+    server = TranscribeServer(fail={"lecture.part1.wav": 500})
+    opts = TranscriptOptions(mode="segment", max_upload_bytes=100_000, on_error="skip",
+                             max_concurrency=1)
+    with pytest.warns(AudioSkippedWarning, match=r"lecture\.wav' from part 2 of 3 on"):
+        records = list(iter_transcripts(sync_client(server), [_lecture_source()], opts))
+    assert [r.metadata["part"] for r in records] == [0, 0]
+    with pytest.raises(AudioTranscriptionError, match=r"lecture\.wav"):
+        list(iter_transcripts(sync_client(server), [_lecture_source()],
+                              TranscriptOptions(mode="segment", max_upload_bytes=100_000)))

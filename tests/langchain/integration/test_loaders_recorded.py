@@ -27,7 +27,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from compactifai import BadRequestError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
+from compactifai.transcripts import (
+    AudioSkippedWarning,
+    AudioTranscriptionError,
+    NoSpeechWarning,
+)
+from compactifai.types import TranscriptionText
 from langchain_compactifai.document_loaders import CompactifAITranscriptLoader
 
 LECTURE = Path(__file__).parents[2] / "fixtures" / "lecture.wav"
@@ -85,7 +90,8 @@ def test_file_mode_transcribes_the_lecture(cassette: Any) -> None:
     assert "homework is due next tuesday" in text
     meta = doc.metadata
     assert meta["source"] == str(LECTURE)
-    assert meta["model"] == "whisper-large-v3"  # the documented default (an alias locally)
+    # the documented default, the service's Whisper today (an alias of whisper-base locally)
+    assert meta["model"] == "cai-whisper-large-v3-turbo-slim"
     assert meta["language"] == "en"
     assert meta["duration"] == pytest.approx(DURATION, abs=0.1)
     assert len(meta["segments"]) == 3
@@ -141,3 +147,41 @@ async def test_async_raise_names_the_refused_file(cassette: Any, tmp_path: Path)
         await loader.aload()
     assert isinstance(info.value.error, BadRequestError)
 
+
+
+def test_a_recording_split_in_parts_keeps_its_timeline(cassette: Any) -> None:
+    """The lecture over a 100 kB limit: three parts, cut in its pauses, sent as WAV parts;
+    no language is sent (the server detects it) and the segments keep the whole timeline."""
+    loader = CompactifAITranscriptLoader(
+        LECTURE, mode="segment", model="whisper-base", temperature=0,
+        max_upload_bytes=100_000, max_concurrency=2,
+    )
+    docs = loader.load()
+    metas = [d.metadata for d in docs]
+    assert [m["segment_id"] for m in metas] == list(range(len(docs)))
+    assert all(m["parts"] == 3 and m["language"] == "en" for m in metas)
+    assert_timeline(metas, DURATION)
+    text = words(" ".join(d.page_content for d in docs))
+    assert "mountains are formed" in text and "homework is due next tuesday" in text
+    [hit] = BM25Retriever(docs=docs).invoke("When is the homework due?")
+    assert hit.metadata["start"] == pytest.approx(6.0, abs=1.0)  # offset to the whole file
+
+
+def test_subtitles_and_a_silent_file(cassette: Any, tmp_path: Path) -> None:
+    import wave
+
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * 16000 * 3)
+    loader = CompactifAITranscriptLoader(
+        [LECTURE, silence], model="whisper-base", temperature=0, output_format="vtt"
+    )
+    with pytest.warns(NoSpeechWarning, match=r"silence\.wav"):
+        lecture, quiet = loader.load()
+    cues = TranscriptionText(format="vtt", content=lecture.page_content).segments()
+    assert lecture.page_content.startswith("WEBVTT\n\n") and len(cues) == 3
+    assert "tuesday" in words(cues[2].text) and cues[2].end <= DURATION + 0.05
+    assert quiet.metadata["no_speech"] is True and "no_speech" not in lecture.metadata

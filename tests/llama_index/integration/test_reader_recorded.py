@@ -67,7 +67,7 @@ async def test_segment_mode_async_and_rag_cite_the_moment(cassette: Any) -> None
     metas = [n.metadata for n in nodes]
     assert_timeline(metas, DURATION)
     assert [m["segment_id"] for m in metas] == [0, 1, 2]
-    assert all(m["model"] == "whisper-large-v3" and m["source"] == str(LECTURE) for m in metas)
+    assert all(m["model"] == "cai-whisper-large-v3-turbo-slim" and m["source"] == str(LECTURE) for m in metas)
 
     # an offline retriever: keyword table, no embeddings, no LLM call (the metadata shown to
     # the LLM, the source path included, is indexed too: keep enough keywords per segment)
@@ -83,3 +83,15 @@ async def test_segment_mode_async_and_rag_cite_the_moment(cassette: Any) -> None
     assert top.node.metadata["segment_id"] == 1
     assert metas[0]["end"] <= top.node.metadata["start"] < metas[2]["start"]
 
+
+
+async def test_a_recording_split_in_parts_keeps_its_timeline(cassette: Any) -> None:
+    reader = CompactifAITranscriptReader(
+        mode="segment", model="whisper-base", temperature=0, max_upload_bytes=100_000
+    )
+    nodes = await reader.aload_data(LECTURE)
+    metas = [n.metadata for n in nodes]
+    assert [m["segment_id"] for m in metas] == list(range(len(nodes)))
+    assert all(m["parts"] == 3 and m["language"] == "en" for m in metas)  # detected
+    assert_timeline(metas, DURATION)
+    assert "tuesday" in words(nodes[-1].text) and metas[-1]["start"] > 5.0

@@ -11,9 +11,10 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import EngineUnavailable, SerialRunner, module_available
 
@@ -88,6 +89,15 @@ def assemble_whisper_dir(target: Path) -> Path:
     return target
 
 
+def _raise_decode_error(exc: Exception) -> NoReturn:
+    """Raise a decoding failure as ``ValueError`` (the route answers 400), else ``exc``."""
+    if type(exc).__module__.startswith(("av", "faster_whisper")) or isinstance(
+        exc, (ValueError, OSError, IndexError)
+    ):
+        raise ValueError(f"the audio could not be decoded: {exc}") from exc
+    raise exc
+
+
 @dataclass
 class TranscriptionResult:
     """A transcript in the documented JSON shape, ready to send."""
@@ -141,21 +151,25 @@ class WhisperEngine:
             self.load_seconds = time.perf_counter() - started
         return self._model
 
-    def transcribe(
+    def segments(
         self,
         audio: bytes,
         *,
         language: str | None,
         prompt: str | None,
         temperature: float | None,
-    ) -> TranscriptionResult:
-        """Transcribe ``audio`` (any format PyAV decodes); raises ``ValueError`` if undecodable."""
+    ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+        """``(info, segments)``: the detected language and duration now, the segments lazily.
+
+        Without ``language`` Whisper detects it from the first 30 s. Decoding failures (here
+        or while iterating) raise ``ValueError``. Run it, and iterate, on the engine thread.
+        """
         model = self._load()
         temps: float | list[float] = (
             [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if temperature is None else float(temperature)
         )
         try:
-            segments_iter, info = model.transcribe(
+            found, info = model.transcribe(
                 io.BytesIO(audio),
                 language=language or None,
                 task="transcribe",
@@ -164,29 +178,49 @@ class WhisperEngine:
                 beam_size=5,
                 vad_filter=False,
             )
-            segments = list(segments_iter)
         except Exception as exc:
-            if type(exc).__module__.startswith(("av", "faster_whisper")) or isinstance(
-                exc, (ValueError, OSError, IndexError)
-            ):
-                raise ValueError(f"the audio could not be decoded: {exc}") from exc
-            raise
-        out_segments = [
-            {
-                "id": i,
-                "start": round(float(s.start), 2),
-                "end": round(float(s.end), 2),
-                "text": s.text.strip(),
-                "temperature": float(s.temperature if s.temperature is not None else 0.0),
-                "avg_logprob": float(s.avg_logprob),
-                "no_speech_prob": float(s.no_speech_prob),
-            }
-            for i, s in enumerate(segments)
-        ]
+            _raise_decode_error(exc)
+        details = {"language": info.language, "duration": round(float(info.duration), 2)}
+
+        def each() -> Iterator[dict[str, Any]]:
+            index = 0
+            try:
+                for s in found:
+                    yield {
+                        "id": index,
+                        "start": round(float(s.start), 2),
+                        "end": round(float(s.end), 2),
+                        "text": s.text.strip(),
+                        "temperature": float(s.temperature if s.temperature is not None else 0.0),
+                        "avg_logprob": float(s.avg_logprob),
+                        "no_speech_prob": float(s.no_speech_prob),
+                    }
+                    index += 1
+            except Exception as exc:
+                _raise_decode_error(exc)
+
+        return details, each()
+
+    def transcribe(
+        self,
+        audio: bytes,
+        *,
+        language: str | None,
+        prompt: str | None,
+        temperature: float | None,
+    ) -> TranscriptionResult:
+        """Transcribe ``audio`` (any format PyAV decodes); raises ``ValueError`` if undecodable.
+
+        The payload is the verbose shape: ``task``, the detected ``language``, ``duration``,
+        ``text`` and ``segments``.
+        """
+        details, found = self.segments(
+            audio, language=language, prompt=prompt, temperature=temperature
+        )
+        out_segments = list(found)
         payload = {
             "task": "transcribe",
-            "language": info.language,
-            "duration": round(float(info.duration), 2),
+            **details,
             "text": " ".join(seg["text"] for seg in out_segments if seg["text"]),
             "segments": out_segments,
         }
