@@ -24,8 +24,10 @@ from .errors import ApiError
 
 __all__ = [
     "AUDIO_PATH",
+    "FILES_PATH",
     "MAX_AUDIO_BYTES",
     "MAX_DRAIN_BYTES",
+    "MAX_FILE_BYTES",
     "MAX_JSON_BYTES",
     "BodyLimit",
     "body_limit",
@@ -49,12 +51,17 @@ MULTIPART_SLACK = 1 * MIB
 #: A refused body is read and dropped up to this size; past it the connection is closed.
 MAX_DRAIN_BYTES = 256 * MIB
 AUDIO_PATH = "/v1/audio/transcriptions"
+#: Uploads of batch input (and other) files, up to :data:`MAX_FILE_BYTES` (OpenAI's batch limit).
+FILES_PATH = "/v1/files"
+MAX_FILE_BYTES = 200 * MIB
 
 
 def body_limit(path: str) -> int:
     """The largest request body accepted on ``path``."""
     if path.rstrip("/") == AUDIO_PATH:
         return MAX_AUDIO_BYTES + MULTIPART_SLACK
+    if path.rstrip("/") == FILES_PATH:
+        return MAX_FILE_BYTES + MULTIPART_SLACK
     return MAX_JSON_BYTES
 
 
@@ -66,6 +73,14 @@ def too_large(path: str, size: int | None) -> ApiError:
             413,
             f"the upload is {seen}; the largest audio file this endpoint takes is "
             f"{MAX_AUDIO_BYTES // MIB} MB",
+            code="file_too_large",
+            param="file",
+        )
+    if path.rstrip("/") == FILES_PATH:
+        return ApiError(
+            413,
+            f"the upload is {seen}; the largest file this server keeps is "
+            f"{MAX_FILE_BYTES // MIB} MiB (split the batch into several files)",
             code="file_too_large",
             param="file",
         )
