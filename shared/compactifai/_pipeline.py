@@ -40,13 +40,15 @@ import json
 import logging
 import random
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import httpx
 
+from ._catalogue import WITHDRAWN_MODELS, warn_if_withdrawn
 from ._config import ClientConfig
 from ._errors import (
     APIConnectionError,
@@ -69,15 +71,28 @@ logger = logging.getLogger("compactifai")
 
 _INITIAL_DELAY = 0.5
 _MAX_BACKOFF = 8.0
+#: Requests an async pool we own has in flight at once: as many as it has connections. The
+#: others wait in line on a semaphore (FIFO, O(1) each, no pool timeout). Left to queue inside
+#: httpcore's pool, each waiter is rescanned against every connection on every state change:
+#: 1,000 short calls at once (LangChain's ``abatch`` default) cost 31.7 client CPU-s instead of
+#: 1.4, growing with the square of the queue, and waiters hit the pool timeout.
+_MAX_IN_FLIGHT = 512
 # Few idle connections on purpose: httpcore checks every pooled connection on each request
 # (a readability syscall each), so a large idle pool costs O(n) per request. Measured at 200
 # concurrent requests: 10 idle -> ~1,190 req/s; 50 -> ~270; 100 -> ~100.
-_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=10, keepalive_expiry=30)
-_AIOHTTP_LIMITS = httpx.Limits(max_connections=512, keepalive_expiry=30)
+_LIMITS = httpx.Limits(
+    max_connections=_MAX_IN_FLIGHT, max_keepalive_connections=10, keepalive_expiry=30
+)
+_AIOHTTP_LIMITS = httpx.Limits(max_connections=_MAX_IN_FLIGHT, keepalive_expiry=30)
 # Lower-case names: merged into the pool's own headers by plain dict update (see _build).
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
 _DONE = "[DONE]"
+#: The events that end a ``/responses`` stream (which need not send ``[DONE]``).
+_RESPONSE_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: Event types that end a stream sent without ``[DONE]``: a streamed transcription ends with
+#: OpenAI's ``transcript.text.done`` (the service documents no event shape of its own).
+_FINAL_EVENT_TYPES = frozenset({"transcript.text.done"})
 #: Proxies from the environment: httpx mounts a proxy transport per URL for them, so pools are
 #: then always sent to through the client (see AsyncPipeline._send).
 _PROXIED = bool(urllib.request.getproxies())
@@ -190,7 +205,22 @@ def _status_error(response: httpx.Response, content: bytes) -> APIError:
         _request_id(response),
         content_type=response.headers.get("content-type"),
         headers=response.headers,
+        model=_requested_model(response) if response.status_code in (400, 404) else None,
     )
+
+
+def _requested_model(response: httpx.Response) -> str | None:
+    """The model a failed request named (its JSON body, or ``/models/{id}``), if readable."""
+    try:
+        request = response.request
+        path = request.url.path
+        if "/models/" in path:
+            return urllib.parse.unquote(path.rsplit("/", 1)[-1]) or None
+        content = request.content  # a multipart upload's is not kept: its message names it
+        model = json.loads(content).get("model") if content[:1] == b"{" else None
+    except (RuntimeError, httpx.RequestNotRead, ValueError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def _answer(response: httpx.Response) -> Any:
@@ -203,6 +233,17 @@ def _answer(response: httpx.Response) -> Any:
         if err is not None:
             raise err
     return answer
+
+
+def _text_answer(response: httpx.Response) -> Any:
+    """A 2xx answer asked for as text (transcripts as text, srt or vtt): the body as a string.
+
+    A JSON body in its place is read as JSON (an error object raises its typed error; a server
+    that answers JSON whatever was asked is left for the caller to convert).
+    """
+    if _is_json(response):
+        return _answer(response)
+    return response.text
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -240,6 +281,11 @@ def _as_chunk(answer: dict[str, Any]) -> dict[str, Any]:
     ``delta`` (role, content, tool calls with their ``index``...), with ``finish_reason`` and
     ``usage`` kept; a text completion already has the shape of its chunks.
     """
+    if answer.get("object") == "response":  # /responses: the whole answer as its last event
+        kind = {"failed": "response.failed", "incomplete": "response.incomplete"}.get(
+            str(answer.get("status")), "response.completed"
+        )
+        return {"type": kind, "response": answer}
     choices = answer.get("choices")
     if not isinstance(choices, list) or not any(
         isinstance(c, dict) and "message" in c for c in choices
@@ -273,13 +319,21 @@ class _StreamState:
     has finished.
     """
 
-    __slots__ = ("attempts", "finished", "open", "request_id")
+    __slots__ = (
+        "answered", "attempts", "final_event", "finished", "open", "request_id", "usage_chunk"
+    )
 
     def __init__(self, attempts: _Attempts) -> None:
         self.attempts = attempts
         self.request_id: str | None = None
         self.open: set[Any] = set()
         self.finished: set[Any] = set()
+        #: The last chunk that carried ``usage`` (counted once, when the stream is over).
+        self.usage_chunk: dict[str, Any] | None = None
+        #: A whole JSON answer came instead of events.
+        self.answered = False
+        #: An event whose ``type`` ends its stream (a transcript's ``transcript.text.done``).
+        self.final_event = False
 
     def payload(self, event: ServerSentEvent) -> dict[str, Any] | None:
         """The JSON payload of an event, or None for ``[DONE]``; errors become exceptions."""
@@ -298,8 +352,13 @@ class _StreamState:
                 f"the stream carried a non-object payload: {data[:200]!r}",
                 request_id=self.request_id,
             )
-        if "error" in payload or event.event == "error":
+        kind = payload.get("type")  # /responses events say what they are here
+        if "error" in payload or event.event == "error" or kind == "error":
             raise error_from_stream_payload(payload, self.request_id)
+        if kind in _RESPONSE_ENDS:  # a /responses stream is whole after its last event
+            if kind == "response.failed":
+                raise error_from_stream_payload(payload.get("response") or {}, self.request_id)
+            self.finished.add(kind)
         choices = payload.get("choices")
         if choices:
             try:
@@ -310,8 +369,13 @@ class _StreamState:
                         self.finished.add(choice.get("index", 0))
             except (AttributeError, TypeError):
                 pass  # malformed choices: the end-of-stream rule just cannot count them
-        if "usage" in payload and self.attempts.limit is not None:
-            self.attempts.settle(payload)
+        elif payload.get("type") in _FINAL_EVENT_TYPES:
+            self.final_event = True
+        if "usage" in payload:
+            if self.attempts.limit is not None:
+                self.attempts.settle(payload)
+            if payload["usage"] is not None:  # servers may send "usage": null on every chunk
+                self.usage_chunk = payload
         return payload
 
     def whole_answer(self, response: httpx.Response, content: bytes) -> dict[str, Any]:
@@ -324,17 +388,34 @@ class _StreamState:
                 status_code=response.status_code,
                 request_id=self.request_id,
             )
-        if "error" in answer:
+        if "error" in answer and not (  # a /responses result carries "error": null
+            answer.get("object") == "response" and answer["error"] is None
+        ):
             raise error_from_stream_payload(answer, self.request_id, in_stream=False)
         logger.debug("the server ignored stream: true; its JSON answer is yielded as one chunk")
+        self.answered = True
         if "usage" in answer:
             self.attempts.settle(answer)
+            if answer["usage"] is not None:
+                self.usage_chunk = answer
         return _as_chunk(answer)
+
+    def tally(self) -> None:
+        """When the attempt is over: add its usage to the client's usage tally, or count it
+        unreported when something was received without usage (a stream is not promised any)."""
+        attempts = self.attempts
+        tally = attempts.tally
+        if tally is None:
+            return
+        if self.usage_chunk is not None:
+            tally.record_answer(self.usage_chunk, attempts.model)
+        elif self.open or self.finished or self.answered:
+            tally.record_unreported(attempts.model)
 
     def ended(self, received: int) -> None:
         """The body ended cleanly without ``[DONE]``: return if complete, else raise."""
         finished = self.finished
-        if finished and self.open <= finished:
+        if self.final_event or (finished and self.open <= finished):
             logger.debug(
                 "stream ended without [DONE] after %d event(s), every choice with a "
                 "finish_reason: treated as complete",
@@ -443,6 +524,11 @@ def _used_tokens(payload: Any) -> int | None:
     return total if isinstance(total, int) else None
 
 
+def _tallied(path: str) -> bool:
+    """Whether answers on ``path`` carry the chat/text completion ``usage`` a tally adds up."""
+    return path.endswith("/completions") and not path.endswith("/usage/completions")
+
+
 def _encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -453,7 +539,10 @@ class _Attempts:
     retried, how long to wait and when to stop are decided in one place.
     """
 
-    __slots__ = ("attempt", "cost", "idempotent", "limit", "pipeline", "request_id", "what")
+    __slots__ = (
+        "attempt", "cost", "idempotent", "limit", "model", "pipeline", "request_id", "tally",
+        "what",
+    )
 
     def __init__(
         self, pipeline: _PipelineBase, request: httpx.Request, body: Any, *,
@@ -467,15 +556,24 @@ class _Attempts:
         self.limit = pipeline.config.rate_limit
         self.cost = _estimate(self.limit, body)
         self.attempt = 0
+        #: The client's usage tally, for chat and text completions only.
+        tally = pipeline.config.usage_tally
+        self.tally = tally if tally is not None and _tallied(path) else None
+        self.model: str | None = (
+            body.get("model") if self.tally is not None and isinstance(body, dict) else None
+        )
 
     def pace(self) -> float:
         """Seconds to wait for the client-side rate limit before this attempt (0: none)."""
         return self.limit.reserve(self.cost) if self.limit is not None else 0.0
 
     def settle(self, payload: Any) -> None:
-        """Correct the rate limit's estimate with the tokens the answer says it used."""
+        """Correct the rate limit's estimate with the tokens the answer says it used, and add
+        them to the client's usage tally (a stream's, once it is over: ``_StreamState.tally``)."""
         if self.limit is not None:
             self.limit.correct(self.cost, _used_tokens(payload) or self.cost)
+        if self.tally is not None and not self.what[2]:  # streams count theirs at their end
+            self.tally.record_answer(payload, self.model)
 
     def after_failure(
         self,
@@ -524,6 +622,10 @@ class _PipelineBase:
         # client's headers, cookies and URL on every call: 26 µs against 10 µs measured).
         self._owned_headers: dict[str, str] | None = None
         self._urls: dict[str, httpx.URL] = {}
+        #: Withdrawn model ids this client has warned about (once each), and the ids the
+        #: server's own model list serves, once the client has read it (the list wins).
+        self.warned_models: set[str] = set()
+        self.served_models: frozenset[str] | None = None
 
     def _build(
         self,
@@ -538,8 +640,11 @@ class _PipelineBase:
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        if files is not None:
-            base: dict[str, str] = {}
+        model = body.get("model") if type(body) is dict else data.get("model") if data else None
+        if type(model) is str and model in WITHDRAWN_MODELS:  # before sending, once per client
+            warn_if_withdrawn(model, self.warned_models, self.served_models)
+        if files is not None:  # httpx sets the multipart content type and boundary
+            base: dict[str, str] = {"accept": "text/event-stream"} if stream else {}
         else:
             base = _STREAM_HEADERS if stream else _JSON_HEADERS
         headers = _merge_headers(extra_headers, base)
@@ -616,11 +721,12 @@ class SyncPipeline(_PipelineBase):
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        text: bool = False,
     ) -> Any:
         """Send a request and return its parsed JSON answer, retrying what may be retried.
 
         ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
-        be asked for again.
+        be asked for again. ``text``: the answer is a text body (returned as ``str``), not JSON.
         """
         client = self.http_client
         request = self._build(
@@ -637,7 +743,7 @@ class SyncPipeline(_PipelineBase):
                 response = client.send(request)
                 headers = response.headers
                 if response.status_code < 400:
-                    answer = _answer(response)
+                    answer = _text_answer(response) if text else _answer(response)
                     attempts.settle(answer)
                     return answer
                 raise _status_error(response, response.content)
@@ -650,15 +756,20 @@ class SyncPipeline(_PipelineBase):
         method: str,
         path: str,
         *,
-        body: Any,
+        body: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``."""
+        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``.
+
+        ``files`` and ``data`` send a multipart form instead of a JSON ``body``.
+        """
         client = self.http_client
         request = self._build(
-            client, method, path, body=body, stream=True, timeout=timeout,
-            extra_headers=extra_headers,
+            client, method, path, body=body, files=files, data=data, stream=True,
+            timeout=timeout, extra_headers=extra_headers,
         )
         attempts = _Attempts(self, request, body, idempotent=None, stream=True)
         while True:
@@ -698,6 +809,7 @@ class SyncPipeline(_PipelineBase):
                     return
                 finally:
                     response.close()
+                    state.tally()
             except (httpx.TransportError, CompactifAIError) as exc:
                 delay = attempts.after_failure(exc, headers, received, state.request_id)
             self._sleep(delay)
@@ -715,6 +827,30 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
     from httpx_aiohttp import AiohttpTransport
 
     return AiohttpTransport(limits=_AIOHTTP_LIMITS)
+
+
+class _SlotHeldStream(httpx.AsyncByteStream):
+    """A streamed body that gives its in-flight slot back when closed (once).
+
+    Iterating hands out the body's own iterator: nothing is added per chunk.
+    """
+
+    __slots__ = ("_body", "_slots")
+
+    def __init__(self, body: httpx.AsyncByteStream, slots: asyncio.Semaphore) -> None:
+        self._body = body
+        self._slots: asyncio.Semaphore | None = slots
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        slots, self._slots = self._slots, None
+        try:
+            await self._body.aclose()
+        finally:
+            if slots is not None:
+                slots.release()
 
 
 async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
@@ -742,6 +878,8 @@ class AsyncPipeline(_PipelineBase):
         self._closers: dict[asyncio.AbstractEventLoop, AsyncIterator[None]] = {}
         #: pool -> its transport, for the pools sent to directly (see _send)
         self._direct: dict[httpx.AsyncClient, httpx.AsyncBaseTransport] = {}
+        #: pool -> its in-flight bound, for the pools we own (see _send)
+        self._slots: dict[httpx.AsyncClient, asyncio.Semaphore] = {}
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def http_client(self) -> httpx.AsyncClient:
@@ -753,7 +891,9 @@ class AsyncPipeline(_PipelineBase):
         if client is not None:
             return client
         for old in [old for old in self._clients if old.is_closed()]:
-            self._direct.pop(self._clients.pop(old), None)
+            stale = self._clients.pop(old)
+            self._direct.pop(stale, None)
+            self._slots.pop(stale, None)
             self._closers.pop(old, None)
         kwargs = self._new_client_kwargs()
         if self.config.http_backend == "aiohttp":
@@ -765,9 +905,36 @@ class AsyncPipeline(_PipelineBase):
         self._closers[loop] = closer
         if "transport" in kwargs and not _PROXIED:
             self._direct[client] = kwargs["transport"]
+        self._slots[client] = asyncio.BoundedSemaphore(_MAX_IN_FLIGHT)
         return client
 
     async def _send(
+        self, client: httpx.AsyncClient, request: httpx.Request, *, stream: bool
+    ) -> httpx.Response:
+        """Send within the pool's in-flight bound (``_MAX_IN_FLIGHT``), when we own the pool.
+
+        A request holds its slot until its answer is read; a stream, until it is closed
+        (exhausted, ended early, or abandoned and then closed). A waiter cancelled in line
+        takes no slot; a send that fails or is cancelled gives its slot back.
+        """
+        slots = self._slots.get(client)
+        if slots is None:  # a caller's own client: its limits are the caller's
+            return await self._send_now(client, request, stream=stream)
+        await slots.acquire()
+        try:
+            response = await self._send_now(client, request, stream=stream)
+        except BaseException:
+            slots.release()
+            raise
+        if not stream:
+            slots.release()
+        else:
+            body = response.stream
+            assert isinstance(body, httpx.AsyncByteStream)  # an async pool's, always
+            response.stream = _SlotHeldStream(body, slots)
+        return response
+
+    async def _send_now(
         self, client: httpx.AsyncClient, request: httpx.Request, *, stream: bool
     ) -> httpx.Response:
         """Send through the pool's transport itself when we own it, else the client.
@@ -801,6 +968,7 @@ class AsyncPipeline(_PipelineBase):
         closer = self._closers.pop(loop, None)
         if client is not None:
             self._direct.pop(client, None)
+            self._slots.pop(client, None)
             await client.aclose()
         if closer is not None:
             await closer.aclose()  # type: ignore[attr-defined]
@@ -817,11 +985,12 @@ class AsyncPipeline(_PipelineBase):
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        text: bool = False,
     ) -> Any:
         """Send a request and return its parsed JSON answer, retrying what may be retried.
 
         ``idempotent`` (default: GET, HEAD, OPTIONS) says whether an unreadable 2xx answer may
-        be asked for again.
+        be asked for again. ``text``: the answer is a text body (returned as ``str``), not JSON.
         """
         client = await self.http_client()
         request = self._build(
@@ -838,7 +1007,7 @@ class AsyncPipeline(_PipelineBase):
                 response = await self._send(client, request, stream=False)
                 headers = response.headers
                 if response.status_code < 400:
-                    answer = _answer(response)
+                    answer = _text_answer(response) if text else _answer(response)
                     attempts.settle(answer)
                     return answer
                 raise _status_error(response, response.content)
@@ -851,15 +1020,20 @@ class AsyncPipeline(_PipelineBase):
         method: str,
         path: str,
         *,
-        body: Any,
+        body: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
         timeout: httpx.Timeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``."""
+        """Yield the JSON payload of each SSE event as it arrives, until ``[DONE]``.
+
+        ``files`` and ``data`` send a multipart form instead of a JSON ``body``.
+        """
         client = await self.http_client()
         request = self._build(
-            client, method, path, body=body, stream=True, timeout=timeout,
-            extra_headers=extra_headers,
+            client, method, path, body=body, files=files, data=data, stream=True,
+            timeout=timeout, extra_headers=extra_headers,
         )
         attempts = _Attempts(self, request, body, idempotent=None, stream=True)
         while True:
@@ -899,6 +1073,97 @@ class AsyncPipeline(_PipelineBase):
                     return
                 finally:
                     await response.aclose()
+                    state.tally()
             except (httpx.TransportError, CompactifAIError) as exc:
                 delay = attempts.after_failure(exc, headers, received, state.request_id)
             await self._sleep(delay)
+
+
+# ---------------------------------------------------------------- raw downloads (files)
+# (issue 13) ``GET /files/{id}/content`` answers with raw bytes, not JSON: these send it with
+# the same retry and error rules as every GET, handing the bytes to a sink. A download that
+# breaks part-way is sent again from the start; ``restart`` tells the sink to drop what it had.
+
+
+class DownloadSink(Protocol):
+    """Where downloaded bytes go: ``restart`` before each attempt's first byte, then ``write``."""
+
+    def restart(self) -> None: ...
+
+    def write(self, data: bytes) -> Any: ...
+
+
+def download(
+    pipeline: SyncPipeline,
+    path: str,
+    sink: DownloadSink,
+    *,
+    timeout: httpx.Timeout | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> None:
+    """``GET path``, streaming the 2xx body into ``sink`` (retried like any GET)."""
+    client = pipeline.http_client
+    request = pipeline._build(
+        client, "GET", path, timeout=timeout, extra_headers=_merge_headers(
+            extra_headers, {"accept": "application/octet-stream, */*"}
+        ),
+    )
+    attempts = _Attempts(pipeline, request, None, idempotent=True, stream=False)
+    while True:
+        wait = attempts.pace()
+        if wait > 0:
+            pipeline._sleep(wait)
+        headers = None
+        try:
+            response = client.send(request, stream=True)
+            try:
+                headers = response.headers
+                if response.status_code >= 400:
+                    raise _status_error(response, response.read())
+                sink.restart()
+                for raw in response.iter_bytes():
+                    sink.write(raw)
+                return
+            finally:
+                response.close()
+        except (httpx.TransportError, CompactifAIError) as exc:
+            delay = attempts.after_failure(exc, headers)
+        pipeline._sleep(delay)
+
+
+async def adownload(
+    pipeline: AsyncPipeline,
+    path: str,
+    sink: DownloadSink,
+    *,
+    timeout: httpx.Timeout | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> None:
+    """The async :func:`download`."""
+    client = await pipeline.http_client()
+    request = pipeline._build(
+        client, "GET", path, timeout=timeout, extra_headers=_merge_headers(
+            extra_headers, {"accept": "application/octet-stream, */*"}
+        ),
+    )
+    attempts = _Attempts(pipeline, request, None, idempotent=True, stream=False)
+    while True:
+        wait = attempts.pace()
+        if wait > 0:
+            await pipeline._sleep(wait)
+        headers = None
+        try:
+            response = await pipeline._send(client, request, stream=True)
+            try:
+                headers = response.headers
+                if response.status_code >= 400:
+                    raise _status_error(response, await response.aread())
+                sink.restart()
+                async for raw in response.aiter_bytes():
+                    sink.write(raw)
+                return
+            finally:
+                await response.aclose()
+        except (httpx.TransportError, CompactifAIError) as exc:
+            delay = attempts.after_failure(exc, headers)
+        await pipeline._sleep(delay)
