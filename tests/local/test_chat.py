@@ -105,6 +105,49 @@ def test_max_tokens_and_max_completion_tokens(client: httpx.Client) -> None:
     assert data["usage"]["completion_tokens"] == 3
 
 
+def test_min_tokens_and_ignore_eos_hold_off_the_end(client: httpx.Client) -> None:
+    """Today's service's length controls, honoured by holding off the end-of-generation
+    token (a logits processor on llama.cpp)."""
+    msgs = [{"role": "user", "content": "Hi"}]  # answered in a few tokens, then the end
+    short = chat(client, messages=msgs, max_tokens=40, seed=1)
+    natural = short["usage"]["completion_tokens"]
+    assert short["choices"][0]["finish_reason"] == "stop" and natural < 12, short
+    held = chat(client, messages=msgs, max_tokens=40, min_tokens=natural + 6, seed=1)
+    assert held["usage"]["completion_tokens"] >= natural + 6
+    endless = chat(client, messages=msgs, max_tokens=natural + 8, ignore_eos=True, seed=1)
+    assert endless["usage"]["completion_tokens"] == natural + 8
+    assert endless["choices"][0]["finish_reason"] == "length"
+    assert "<|im_end|>" not in endless["choices"][0]["message"]["content"]
+
+
+def test_developer_role_is_read_as_system(client: httpx.Client) -> None:
+    rules = "You answer in one short sentence."
+    ask = {"role": "user", "content": "What is the capital of France?"}
+    as_system = chat(client, messages=[{"role": "system", "content": rules}, ask], max_tokens=20)
+    as_developer = chat(client, messages=[{"role": "developer", "content": rules}, ask],
+                        max_tokens=20)
+    assert (as_developer["choices"][0]["message"]["content"]
+            == as_system["choices"][0]["message"]["content"])
+
+
+def test_no_reasoning_and_reasoning_sent_back_is_accepted(client: httpx.Client) -> None:
+    """The local model does not reason: "none" and reasoning_enabled=false are accepted and
+    the answer carries no reasoning_content (other levels are refused: test_errors.py); an
+    assistant turn sent back with its reasoning (a tool loop) is read without it."""
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [
+        *WEATHER_Q,
+        {"role": "assistant", "content": "", "tool_calls": [call],
+         "reasoning_content": "The user wants the weather: call get_weather."},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
+    ]
+    data = chat(client, messages=messages, tools=[WEATHER_TOOL], tool_choice="none",
+                max_tokens=20, reasoning_effort="none", reasoning_enabled=False)
+    message = data["choices"][0]["message"]
+    assert "reasoning_content" not in message and message["content"]
+
+
 def test_stop_sequence(client: httpx.Client) -> None:
     msgs = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
     full = chat(client, messages=msgs, max_tokens=40)["choices"][0]["message"]["content"]

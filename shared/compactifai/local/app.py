@@ -15,10 +15,10 @@ Example:
     ...     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
     ...                                  base_url="http://local/v1",
     ...                                  headers={"Authorization": "Bearer k"}) as http:
-    ...         return (await http.get("/models/nope")).json()["error"]["code"]
+    ...         return (await http.get("/models/nope")).json()  # the service's 404 shape
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     asyncio.run(main(tmp))
-    'model_not_found'
+    ...     asyncio.run(main(tmp))["detail"].startswith("model 'nope' not found")
+    True
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from starlette.responses import Response
 
 from ._settings import ServerSettings
 from .auth import SERVER_HEADER, Gate
-from .errors import ApiError, describe, error_body
+from .errors import ApiError, describe
 from .routes import ROUTES
 from .state import LocalState
 
@@ -76,11 +76,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return Response(
-        error_body(500, f"internal error: {describe(exc)}", code="internal_error"),
-        status_code=500,
-        media_type="application/json",
-    )
+    return _error_response(ApiError(500, f"internal error: {describe(exc)}"))
 
 
 def create_app(settings: ServerSettings | None = None) -> Gate:
@@ -89,9 +85,11 @@ def create_app(settings: ServerSettings | None = None) -> Gate:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.batch_worker.start()  # resumes the batches a previous run left open
         try:
             yield
         finally:
+            await state.batch_worker.stop()
             state.close()
 
     app = Starlette(
@@ -104,4 +102,5 @@ def create_app(settings: ServerSettings | None = None) -> Gate:
         },
     )
     app.state.local = state
+    state.serve_batches(app)
     return Gate(app, state)

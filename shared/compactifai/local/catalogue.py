@@ -3,8 +3,9 @@
 Ids say what the models really are: a local model never borrows a CompactifAI id. Capabilities
 are true to what the engines do (SmolLM2 calls functions through a grammar; it sees no images).
 
-``whisper-large-v3`` is accepted by ``POST /v1/audio/transcriptions`` as an alias of the local
-``whisper-base``, because the API reference's examples use it; it is not listed.
+``cai-whisper-large-v3-turbo-slim`` (the service's transcription model today, the client's
+default) and ``whisper-large-v3`` (the first reference's, since withdrawn) are accepted by
+``POST /v1/audio/transcriptions`` as aliases of the local ``whisper-base``; they are not listed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = [
 CHAT_MODEL_ID = "smollm2-135m-instruct"
 WHISPER_MODEL_ID = "whisper-base"
 #: Transcription model names that mean the local Whisper (not listed by ``GET /v1/models``).
-TRANSCRIPTION_ALIASES = frozenset({"whisper-large-v3"})
+TRANSCRIPTION_ALIASES = frozenset({"whisper-large-v3", "cai-whisper-large-v3-turbo-slim"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ MODELS: tuple[LocalModel, ...] = (
         created=1663718400,  # Whisper release, 2022-09-21
         supports_audio=True,
         description="Whisper base (CTranslate2, int8) on faster-whisper; "
-        "also answers to 'whisper-large-v3' for transcriptions",
+        "also answers to 'cai-whisper-large-v3-turbo-slim' and 'whisper-large-v3' for "
+        "transcriptions",
     ),
 )
 

@@ -1,4 +1,18 @@
-"""Server-side errors in the OpenAI error shape: ``{"error": {"message", "type", "code", "param"}}``."""
+"""Server-side errors in the shapes today's service answers with.
+
+- ``{"error": {"message", "type", "code", "param"}}`` (OpenAI's) for what the application
+  refuses: 400 (an unknown model, listing the available ids), 413, 429, 503;
+- a bare ``{"detail": "..."}`` on 401, 404, 405 and 500 (:data:`DETAIL_STATUSES`), as the
+  service's framework answers them;
+- FastAPI's 422 ``{"detail": [{"type", "loc", "msg", "input"}]}`` for a body that breaks the
+  request schema (:mod:`compactifai.local.routes._shapes`).
+
+Example:
+    >>> ApiError(401, "missing API key").body()
+    b'{"detail": "missing API key"}'
+    >>> json.loads(ApiError(400, "no", code="x").body())["error"]["code"]
+    'x'
+"""
 
 from __future__ import annotations
 
@@ -9,6 +23,7 @@ from typing import Any
 from ._settings import INSTALL_HINT
 
 __all__ = [
+    "DETAIL_STATUSES",
     "ApiError",
     "bad_request",
     "describe",
@@ -41,6 +56,9 @@ _DEFAULT_CODES = {
     504: "gateway_timeout",
 }
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+#: Statuses today's service answers with a bare ``{"detail": "..."}`` (its errors guide:
+#: observed on 401 and 404, documented on 500; 405 is its framework's as well).
+DETAIL_STATUSES = frozenset({401, 404, 405, 500})
 
 
 class ApiError(Exception):
@@ -63,7 +81,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> bytes:
-        """The JSON body of this error."""
+        """The JSON body of this error: ``{"detail": ...}`` on :data:`DETAIL_STATUSES`, the
+        ``{"error": {...}}`` envelope otherwise."""
+        if self.status in DETAIL_STATUSES:
+            return json.dumps({"detail": self.message}).encode("utf-8")
+        return self.envelope()
+
+    def envelope(self) -> bytes:
+        """This error in the ``{"error": {...}}`` envelope, whatever its status (what a
+        stream's error event carries)."""
         return error_body(self.status, self.message, code=self.code, param=self.param)
 
 

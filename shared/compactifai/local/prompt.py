@@ -36,6 +36,7 @@ TOOL_CALL_OPEN = "<tool_call>"
 
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _AUDIO_PARTS = frozenset({"input_audio", "audio", "audio_url"})
+_FILE_PARTS = frozenset({"file", "input_file"})
 _ROLE_ALIASES = {"developer": "system", "function": "tool"}
 
 
@@ -87,6 +88,13 @@ def _content_text(content: Any, where: str, model_id: str) -> str:
                 f"({pwhere} is an audio part)",
                 param=pwhere,
                 code="audio_not_supported",
+            )
+        elif kind in _FILE_PARTS:
+            raise bad_request(
+                f"model '{model_id}' does not take files: it reads text only "
+                f"({pwhere} is a file part)",
+                param=pwhere,
+                code="file_not_supported",
             )
         else:
             raise bad_request(f"{pwhere} has an unknown part type {kind!r}", param=pwhere)

@@ -49,7 +49,16 @@ __all__ = [
 
 
 def model_object(model: LocalModel) -> dict[str, Any]:
-    """A model as ``GET /v1/models`` and ``GET /v1/models/{id}`` send it."""
+    """A model as ``GET /v1/models`` and ``GET /v1/models/{id}`` send it: today's service's
+    fields, ``parameters_number`` as its display string ("135M") and the capabilities with
+    ``support_chat_completion`` and ``supports_responses``.
+
+    Example:
+        >>> from compactifai.local.catalogue import MODELS
+        >>> caps = model_object(MODELS[0])["capabilities"]
+        >>> caps["support_chat_completion"], caps["supports_responses"]
+        (True, False)
+    """
     wire = Model(
         id=model.id,
         object="model",
@@ -60,6 +69,9 @@ def model_object(model: LocalModel) -> dict[str, Any]:
             supports_audio=model.supports_audio,
             supports_image=model.supports_image,
             supports_function_calling=model.supports_function_calling,
+            # Today's service states these too (spelled so); this server has no /responses.
+            support_chat_completion=model.kind == "chat",
+            supports_responses=False,
         ),
     )
     return wire.model_dump()

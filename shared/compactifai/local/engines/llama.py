@@ -92,6 +92,10 @@ class Sampling:
     seed: int | None = None
     top_k: int = 40
     min_p: float = 0.05
+    #: No end of generation before this many tokens (the API's ``min_tokens``).
+    min_tokens: int = 0
+    #: Never end on the end-of-generation token: generate up to the limit (``ignore_eos``).
+    ignore_eos: bool = False
 
     def resolved_seed(self) -> int:
         """The seed to use: the caller's, or a fresh random one."""
@@ -154,6 +158,7 @@ class LlamaEngine:
         self._single_until = 0.0
         self._llm: Any = None
         self._is_eog: Callable[[int], bool] | None = None
+        self._eog_ids: list[int] | None = None
         self._grammar_cache: dict[str, Any] = {}
         #: Bytes of the vocabulary's longest token, once the model is loaded.
         self.max_token_bytes = DEFAULT_MAX_TOKEN_BYTES
@@ -340,7 +345,7 @@ class LlamaEngine:
             frequency_penalty=sampling.frequency_penalty,
             presence_penalty=sampling.presence_penalty,
             grammar=self._grammar(grammar) if grammar is not None else None,
-            logits_processor=_ban_prefix(list(ban_prefix), n_prompt) if ban_prefix else None,
+            logits_processor=self._processors(sampling, grammar, ban_prefix, n_prompt),
         )
         try:
             for token in gen:
@@ -421,6 +426,29 @@ class LlamaEngine:
         llm._requires_eval = True
         return Scores(prefix_lp, option_lp)
 
+    def _processors(
+        self, sampling: Sampling, grammar: Grammar | None, ban_prefix: Sequence[int],
+        n_prompt: int,
+    ) -> list[Any] | None:
+        """The logits processors of one generation: the banned prefix, and the end of
+        generation held off for ``min_tokens``/``ignore_eos``. A grammar-constrained answer
+        (a tool call, JSON) ends where its grammar does: the length options apply to text."""
+        processors: list[Any] = []
+        if ban_prefix:
+            processors.extend(_ban_prefix(list(ban_prefix), n_prompt))
+        if grammar is None and (sampling.ignore_eos or sampling.min_tokens > 0):
+            until = None if sampling.ignore_eos else n_prompt + sampling.min_tokens
+            processors.append(_hold_end(self._eog_tokens(), until))
+        return processors or None
+
+    def _eog_tokens(self) -> list[int]:
+        """The model's end-of-generation tokens (found once)."""
+        if self._eog_ids is None:
+            llm = self._load()
+            assert self._is_eog is not None
+            self._eog_ids = [tok for tok in range(llm.n_vocab()) if self._is_eog(tok)]
+        return self._eog_ids
+
     def _last_logits(self) -> Any:
         import numpy as np
 
@@ -453,6 +481,18 @@ def _ban_prefix(banned: list[int], n_prompt: int) -> Any:
         return scores
 
     return [process]
+
+
+def _hold_end(eog: list[int], until: int | None) -> Any:
+    """A logits processor: no end-of-generation token before ``until`` tokens in all (prompt
+    and answer), or never when ``until`` is None."""
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        if until is None or len(input_ids) < until:
+            scores[eog] = -math.inf
+        return scores
+
+    return process
 
 
 class PromptTooLong(ValueError):

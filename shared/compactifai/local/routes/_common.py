@@ -100,13 +100,13 @@ def available_ids(kind: str | None = None) -> str:
 
 
 def chat_model(model_id: Any) -> LocalModel:
-    """The chat model named in a request (404 unknown, 400 not a chat model)."""
+    """The chat model named in a request (400 unknown, listing the available ids as the
+    service does; 400 not a chat model)."""
     model = find_model(model_id) if isinstance(model_id, str) else None
     if model is None:
-        raise ApiError(
-            404,
-            f"model '{model_id}' does not exist on this local server; its chat model is "
-            f"'{CHAT_MODEL_ID}' (available: {available_ids()})",
+        raise bad_request(
+            f"Invalid request: Model '{model_id}' not found; available: [{available_ids()}] "
+            f"(this local server's chat model is '{CHAT_MODEL_ID}')",
             code="model_not_found",
             param="model",
         )
@@ -153,8 +153,8 @@ def job_error(exc: BaseException, what: str, param: str = "messages") -> ApiErro
 
 
 def error_event(err: ApiError) -> bytes:
-    """An error inside a stream, as one SSE event with the error body."""
-    payload = json.loads(err.body())
+    """An error inside a stream, as one SSE event with the error envelope."""
+    payload = json.loads(err.envelope())
     return sse(payload)
 
 

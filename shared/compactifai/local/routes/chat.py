@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -28,16 +29,15 @@ from ._common import (
     check_engine,
     error_event,
     job_error,
-    json_body,
     json_response,
     new_id,
     run_job,
     state_of,
     stops,
     user_id,
-    validate,
     watch_disconnect,
 )
+from ._shapes import DetailError, detail_errors, parse_body, parse_model
 
 __all__ = ["DECISION_HEADER", "DEFAULT_CHAT_MAX_TOKENS", "chat_completions"]
 
@@ -54,6 +54,31 @@ def _prompt_chars(messages: list[ChatMessage], tools: dict[str, dict[str, Any]])
     return total + sum(len(str(fn)) for fn in tools.values())
 
 
+#: The reasoning efforts the local chat model implements: it does not reason at all.
+LOCAL_REASONING_EFFORTS = ("none",)
+
+
+def check_reasoning(model_id: str, effort: str | None, enabled: bool | None) -> None:
+    """Refuse reasoning the model cannot do, as the service refuses a level a model does not
+    implement (a 400 naming the levels it does). SmolLM2-135M has no reasoning: ``"none"``
+    and ``reasoning_enabled=false`` are what it does anyway, and its answers never carry
+    ``reasoning_content``."""
+    if effort is not None and effort not in LOCAL_REASONING_EFFORTS:
+        raise bad_request(
+            f"Invalid request: model '{model_id}' does not support reasoning_effort "
+            f"'{effort}'; supported: [{', '.join(LOCAL_REASONING_EFFORTS)}] (it does not reason)",
+            param="reasoning_effort",
+            code="unsupported_reasoning_effort",
+        )
+    if enabled:
+        raise bad_request(
+            f"Invalid request: model '{model_id}' has no reasoning to enable; send "
+            "reasoning_enabled=false or leave it out",
+            param="reasoning_enabled",
+            code="unsupported_reasoning",
+        )
+
+
 def check_size(engine: LlamaEngine, chars: int, param: str) -> None:
     """Refuse a prompt that cannot fit the context, from its size alone (no tokenizing)."""
     at_least = engine.min_tokens(chars)
@@ -66,21 +91,40 @@ def check_size(engine: LlamaEngine, chars: int, param: str) -> None:
         )
 
 
-async def chat_completions(request: Request) -> Response:
-    """POST /v1/chat/completions."""
-    state = state_of(request)
-    body = await json_body(request)
-    n = body.get("n")
-    if isinstance(n, int) and not isinstance(n, bool) and n > 1:
-        raise bad_request("n must be 1: this server generates one choice per request", param="n")
-    req = validate(ChatCompletionRequest, body)
-    if req.top_p is not None and req.top_p <= 0:
-        raise bad_request("top_p must be greater than 0 and at most 1", param="top_p")
+def schema_limits(req: BaseModel) -> None:
+    """The OpenAPI's bounds the shared request type does not hold, refused as FastAPI does
+    (422): ``top_p`` above 0, token counts up to :data:`MAX_COMPLETION_TOKENS`."""
+    problems: list[dict[str, Any]] = []
+    top_p = getattr(req, "top_p", None)
+    if top_p is not None and top_p <= 0:
+        problems.append({"type": "greater_than", "loc": ["body", "top_p"],
+                         "msg": "Input should be greater than 0", "input": top_p,
+                         "ctx": {"gt": 0.0}})
     for name in ("max_tokens", "max_completion_tokens"):
-        value = getattr(req, name)
+        value = getattr(req, name, None)
         if value is not None and value > MAX_COMPLETION_TOKENS:
-            raise bad_request(f"{name} must be at most {MAX_COMPLETION_TOKENS}", param=name)
+            problems.append({"type": "less_than_equal", "loc": ["body", name],
+                             "msg": f"Input should be less than or equal to "
+                             f"{MAX_COMPLETION_TOKENS}", "input": value,
+                             "ctx": {"le": MAX_COMPLETION_TOKENS}})
+    if problems:
+        raise DetailError.invalid(problems)
+
+
+@detail_errors
+async def chat_completions(request: Request) -> Response:
+    """POST /v1/chat/completions.
+
+    A body that breaks the request schema is FastAPI's 422 (``{"detail": [...]}``), as the
+    service answers; an unknown model is a 400 listing the available ids; ``reasoning_effort``
+    other than "none" and ``reasoning_enabled=true`` are refused (:func:`check_reasoning`);
+    ``min_tokens`` and ``ignore_eos`` hold off the end of a text answer.
+    """
+    state = state_of(request)
+    req = parse_model(ChatCompletionRequest, await parse_body(request))
+    schema_limits(req)
     model = chat_model(req.model)
+    check_reasoning(model.id, req.reasoning_effort, req.reasoning_enabled)
     messages = normalize_messages(req.messages, model.id)
     tools = parse_tools(req.tools)
     sampling = Sampling(
@@ -91,6 +135,8 @@ async def chat_completions(request: Request) -> Response:
         frequency_penalty=req.frequency_penalty or 0.0,
         presence_penalty=req.presence_penalty or 0.0,
         seed=req.seed,
+        min_tokens=req.min_tokens or 0,
+        ignore_eos=bool(req.ignore_eos),
     )
     auto_mode: AutoMode = "keyword" if state.settings.auto_tool_choice == "keyword" else "model"
     plan = plan_chat(messages, tools, req.tool_choice, sampling, req.response_format, auto_mode)

@@ -20,17 +20,16 @@ from ._common import (
     check_engine,
     error_event,
     job_error,
-    json_body,
     json_response,
     new_id,
     run_job,
     state_of,
     stops,
     user_id,
-    validate,
     watch_disconnect,
 )
-from .chat import check_size
+from ._shapes import detail_errors, parse_body, parse_model
+from .chat import check_size, schema_limits
 
 __all__ = ["completions"]
 
@@ -39,20 +38,21 @@ def _finish(res: GenerationResult) -> str:
     return "length" if res.finish_reason == "length" else "stop"
 
 
+@detail_errors
 async def completions(request: Request) -> Response:
-    """POST /v1/completions."""
+    """POST /v1/completions (a body that breaks the request schema is FastAPI's 422, as the
+    service answers; an unknown model is a 400 listing the available ids)."""
     state = state_of(request)
-    body = await json_body(request)
-    n = body.get("n")
+    body = await parse_body(request)
+    n = body.get("n") if isinstance(body, dict) else None
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
         raise bad_request("n must be 1: send a list of prompts for several choices", param="n")
-    req = validate(CompletionRequest, body)
+    req = parse_model(CompletionRequest, body)
+    schema_limits(req)
     model = chat_model(req.model)
     prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
     if not prompts or prompts == [""]:
         raise bad_request("prompt must be a string or a non-empty list of strings", param="prompt")
-    if req.top_p is not None and req.top_p <= 0:
-        raise bad_request("top_p must be greater than 0 and at most 1", param="top_p")
     sampling = Sampling(
         temperature=1.0 if req.temperature is None else req.temperature,
         top_p=1.0 if req.top_p is None else req.top_p,
