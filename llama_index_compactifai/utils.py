@@ -21,10 +21,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
+    AudioBlock,
     CachePoint,
     ChatMessage,
     ChatResponse,
     CompletionResponse,
+    DocumentBlock,
     ImageBlock,
     MessageRole,
     TextBlock,
@@ -46,6 +48,7 @@ __all__ = [
     "chat_response_from_completion",
     "completion_response_from_completion",
     "final_arguments",
+    "has_audio",
     "has_images",
     "new_call_id",
     "parse_arguments",
@@ -62,7 +65,7 @@ _EMPTY: Mapping[str, Any] = {}
 #: LlamaIndex roles -> the roles the API takes (system, user, assistant, tool).
 _ROLES: dict[str, str] = {
     "system": "system",
-    "developer": "system",
+    "developer": "developer",
     "user": "user",
     "assistant": "assistant",
     "chatbot": "assistant",
@@ -119,6 +122,23 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image_url}
 
 
+def _audio_part(block: AudioBlock) -> dict[str, Any]:
+    """An AudioBlock as an ``input_audio`` part (wav or mp3:
+    :func:`compactifai._wire.input_audio_part`)."""
+    data = block.resolve_audio(as_base64=True).read().decode("ascii")
+    return core.input_audio_part(data, block.format)
+
+
+def _document_part(block: DocumentBlock) -> dict[str, Any]:
+    """A DocumentBlock as a ``file`` part: its bytes as a ``data:`` URL, named by its title
+    (:func:`compactifai._wire.file_part`)."""
+    if isinstance(block.data, bytes):  # kept base64-encoded by the block
+        data = block.data.decode("ascii")
+    else:
+        data = block._get_b64_string(block.resolve_document())
+    return core.file_part(data=data, filename=block.title, mime_type=block.document_mimetype)
+
+
 def _legacy_tool_call(call: Any) -> dict[str, Any]:
     """A tool call kept in ``additional_kwargs`` (a dict, or an object such as OpenAI's)."""
     if not isinstance(call, Mapping):
@@ -137,6 +157,7 @@ def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
         raise _invalid(f"messages with role {message.role.value!r} cannot be sent to CompactifAI")
     parts: list[dict[str, Any]] = []
     tool_calls: list[dict[str, Any]] = []
+    reasoning: list[str] = []
     for block in message.blocks:
         if isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})
@@ -150,12 +171,24 @@ def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
                     block.tool_call_id, block.tool_name, core.dump_arguments(block.tool_kwargs)
                 )
             )
-        elif isinstance(block, (ThinkingBlock, CachePoint)):
-            continue  # the API takes no reasoning or cache hints as input
+        elif isinstance(block, (AudioBlock, DocumentBlock)):
+            if role != "user":
+                raise _invalid(
+                    f"{type(block).__name__} content can only be sent in user messages, not "
+                    f"{role!r} ones"
+                )
+            parts.append(
+                _audio_part(block) if isinstance(block, AudioBlock) else _document_part(block)
+            )
+        elif isinstance(block, ThinkingBlock):
+            if block.content:  # sent back only with tool calls (compactifai._wire.with_reasoning)
+                reasoning.append(block.content)
+        elif isinstance(block, CachePoint):
+            continue  # the API takes no cache hints
         else:
             raise _invalid(
                 f"{type(block).__name__} content is not supported by the CompactifAI chat API "
-                "(it takes text, and images for models that support them)"
+                "(it takes text, images, wav/mp3 audio and files, for models that support them)"
             )
     # Text-only content goes as one string, its parts joined by the rule both integrations
     # share (compactifai._wire.TEXT_JOINER).
@@ -167,6 +200,7 @@ def _to_wire_message(message: ChatMessage) -> dict[str, Any]:
                 tool_calls = [_legacy_tool_call(c) for c in legacy]
         if tool_calls:
             out["tool_calls"] = tool_calls
+            core.with_reasoning(out, core.join_text(reasoning))
     elif role == "tool":
         call_id = message.additional_kwargs.get("tool_call_id")
         if call_id is not None:
@@ -178,8 +212,18 @@ def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Convert LlamaIndex messages to the API's message dicts.
 
     Text-only content is sent as one string, its TextBlocks joined with nothing between them
-    (``""`` next to tool calls, never null); a user message with images as a list of ``text`` and ``image_url`` parts; assistant tool calls in
-    the OpenAI shape; tool results as role ``tool`` with their ``tool_call_id``.
+    (``""`` next to tool calls, never null); a user message with images, audio or documents
+    as a list of ``text``, ``image_url``, ``input_audio`` and ``file`` parts; assistant tool
+    calls in the OpenAI shape, with the turn's ``ThinkingBlock`` text as
+    ``reasoning_content`` (the model continues its tool loop from it); tool results as role
+    ``tool`` with their ``tool_call_id``; ``MessageRole.DEVELOPER`` as role ``developer``.
+
+    Example:
+        >>> from llama_index.core.base.llms.types import ThinkingBlock, ToolCallBlock
+        >>> turn = ChatMessage(role="assistant", blocks=[ThinkingBlock(content="Use add."),
+        ...     ToolCallBlock(tool_call_id="c1", tool_name="add", tool_kwargs={"a": 1})])
+        >>> to_wire_messages([turn])[0]["reasoning_content"]
+        'Use add.'
     """
     return [_to_wire_message(m) for m in messages]
 
@@ -187,6 +231,11 @@ def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 def has_images(messages: Sequence[ChatMessage]) -> bool:
     """Whether any message carries an image."""
     return any(isinstance(b, ImageBlock) for m in messages for b in m.blocks)
+
+
+def has_audio(messages: Sequence[ChatMessage]) -> bool:
+    """Whether any message carries audio."""
+    return any(isinstance(b, AudioBlock) for m in messages for b in m.blocks)
 
 
 def to_wire_tool(tool: BaseTool, strict: bool | None = None) -> dict[str, Any]:

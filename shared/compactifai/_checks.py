@@ -100,6 +100,52 @@ def check_n(n: int | None) -> None:
         )
 
 
+#: The reasoning efforts today's service takes (its OpenAPI, 2026); a model may still refuse
+#: one it does not implement, and the server's error then names the ones it does.
+REASONING_EFFORTS = ("none", "low", "medium", "high", "xhigh", "max")
+#: The service's ceiling for token counts (``max_tokens``, ``min_tokens``...).
+MAX_TOKENS_CEILING = 150_000
+
+
+def check_reasoning_effort(effort: str | None) -> None:
+    """Refuse a reasoning effort the service does not know, naming the ones it does.
+
+    Example:
+        >>> check_reasoning_effort("high")
+        >>> check_reasoning_effort("minimal")
+        Traceback (most recent call last):
+        ...
+        compactifai._errors.InvalidRequestError: reasoning_effort='minimal' is not a level CompactifAI takes: use one of 'none', 'low', 'medium', 'high', 'xhigh', 'max' (a model may refuse a level it does not implement)
+    """
+    if effort is None or (isinstance(effort, str) and effort in REASONING_EFFORTS):
+        return
+    allowed = ", ".join(repr(e) for e in REASONING_EFFORTS)
+    raise InvalidRequestError(
+        f"reasoning_effort={effort!r} is not a level CompactifAI takes: use one of {allowed} "
+        "(a model may refuse a level it does not implement)",
+        param="reasoning_effort",
+    )
+
+
+def check_bool(name: str, value: bool | None) -> None:
+    """Refuse a flag that is not ``True``/``False`` (``None`` means "not sent")."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be true or false, got {value!r}", param=name)
+
+
+def check_min_tokens(value: int | None) -> None:
+    """``min_tokens``: a whole number from 0 to the service's ceiling."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        0 <= value <= MAX_TOKENS_CEILING
+    ):
+        raise InvalidRequestError(
+            f"min_tokens must be an integer from 0 to {MAX_TOKENS_CEILING}, got {value!r}",
+            param="min_tokens",
+        )
+
+
 def merge_extra_body(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """Add the caller's extra fields; a field also given as a named argument is an error."""
     if not extra:
@@ -199,14 +245,20 @@ def prepare_audio(file: AudioInput, filename: str | None = None) -> AudioUpload:
     return AudioUpload(filename, content, _CONTENT_TYPES[ext])
 
 
-def _check_size(filename: str, size: int) -> None:
+def _check_size(filename: str, size: int, limit: int = MAX_AUDIO_BYTES) -> None:
     if size == 0:
         raise AudioFileError(f"{filename!r} is empty: there is nothing to transcribe",
                              filename=filename)
-    if size > MAX_AUDIO_BYTES:
+    if size > limit:
+        what = (
+            "uploads are limited to 25 MB (26,214,400 bytes)"
+            if limit == MAX_AUDIO_BYTES
+            else f"the limit set is {limit:,} bytes"
+        )
         raise AudioFileError(
-            f"{filename!r} is {size / 1e6:.1f} MB; uploads are limited to 25 MB "
-            "(26,214,400 bytes): split the audio or compress it (for example to mp3)",
+            f"{filename!r} is {size / 1e6:.1f} MB; {what}: transcribe it with "
+            "compactifai.transcripts.transcribe_long (or a transcript loader), which splits "
+            "it on silence, or compress it (for example to mp3)",
             filename=filename,
         )
 

@@ -16,19 +16,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, Union
 from urllib.parse import quote
 
 from typing_extensions import TypedDict
 
+from ._catalogue import DEFAULT_TRANSCRIPTION_MODEL  # the catalogue's Whisper
 from ._checks import (
     AudioInput,
+    check_bool,
+    check_min_tokens,
     check_n,
     check_positive_int,
     check_range,
+    check_reasoning_effort,
     merge_extra_body,
     prepare_audio,
     rfc3339,
@@ -40,7 +46,6 @@ __all__ = ["DEFAULT_TRANSCRIPTION_MODEL", "ChatParams", "CompletionParams"]
 
 logger = logging.getLogger("compactifai")
 
-DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3"
 _WINDOW_SIZES = ("MINUTE", "HOUR", "DAY")
 #: Time zones accepted without a time-zone database: UTC and IANA's fixed-offset zones.
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
@@ -74,6 +79,12 @@ class ChatParams(_CallOptions, total=False):
     tool_choice: str | Mapping[str, Any] | None
     response_format: Mapping[str, Any] | None
     seed: int | None
+    #: Today's service: "none", "low", "medium", "high", "xhigh" or "max" (a model may refuse
+    #: a level it does not implement; its 400 says which it does).
+    reasoning_effort: str | None
+    reasoning_enabled: bool | None
+    min_tokens: int | None
+    ignore_eos: bool | None
 
 
 class CompletionParams(_CallOptions, total=False):
@@ -106,6 +117,9 @@ UNDECLARED_IN_OPENAPI: dict[str, frozenset[str]] = {
     "completion": frozenset({"seed", "tools", "tool_choice", "stream", "stream_options"}),
     # array fields go as OpenAI's multipart convention, name[] once per value.
     "transcription": frozenset({"timestamp_granularities[]", "include[]"}),
+    # one message kind: an assistant turn that called tools goes back with its reasoning
+    # (compactifai._wire.with_reasoning), which reasoning models continue their loop from.
+    "assistant_message": frozenset({"reasoning_content"}),
 }
 
 
@@ -128,7 +142,7 @@ def _body(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split call options from API fields, check the fields, and build the request body."""
     if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a model id such as 'cai-llama-3-1-8b-slim'",
+        raise InvalidRequestError("model must be a model id such as 'hypernova-60b'",
                                   param="model")
     body: dict[str, Any] = {"model": model}
     options: dict[str, Any] = {}
@@ -151,6 +165,10 @@ def _body(
     check_positive_int("max_tokens", body.get("max_tokens"))
     check_positive_int("max_completion_tokens", body.get("max_completion_tokens"))
     check_n(body.get("n"))
+    check_reasoning_effort(body.get("reasoning_effort"))
+    check_bool("reasoning_enabled", body.get("reasoning_enabled"))
+    check_bool("ignore_eos", body.get("ignore_eos"))
+    check_min_tokens(body.get("min_tokens"))
     _check_tool_choice(body.get("tool_choice"))
     if body.get("tools") is not None:
         body["tools"] = list(body["tools"])
@@ -196,6 +214,11 @@ def _streamed(body: dict[str, Any], include_usage: bool) -> dict[str, Any]:
     return body
 
 
+_TRANSCRIPTION_FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
+#: The transcription formats answered with a text body, not JSON.
+TRANSCRIPTION_TEXT_FORMATS: frozenset[str | None] = frozenset({"text", "srt", "vtt"})
+
+
 def _transcription_form(
     file: AudioInput,
     *,
@@ -209,10 +232,24 @@ def _transcription_form(
     include: Sequence[str] | None,
     chunking_strategy: str | Mapping[str, Any] | None,
     extra_body: Mapping[str, Any] | None,
+    stream: bool = False,
 ) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The multipart form of ``POST /audio/transcriptions``: only the fields the caller set.
+
+    No ``language`` unless given (the service detects it); ``stream`` goes as the string
+    ``"true"`` (the OpenAPI declares it a string field).
+    """
     check_range("temperature", temperature, 0.0, 1.0)
+    if response_format is not None and response_format not in _TRANSCRIPTION_FORMATS:
+        raise InvalidRequestError(
+            f"response_format={response_format!r} is not one the service takes: use "
+            + ", ".join(repr(f) for f in _TRANSCRIPTION_FORMATS),
+            param="response_format",
+        )
     upload = prepare_audio(file, filename)
     form: dict[str, Any] = {"model": model}
+    if stream:
+        form["stream"] = "true"
     for key, value in (
         ("language", language),
         ("prompt", prompt),
@@ -320,3 +357,219 @@ def _model_path(model_id: str) -> str:
     if not model_id:
         raise InvalidRequestError("model_id must not be empty", param="model_id")
     return "/models/" + quote(model_id, safe="")
+
+
+# ---------------------------------------------------------------- files, batches, responses
+# (issue 13: the provider-side job endpoints; the clients' methods are in ``_jobs_api.py``)
+
+#: Batches take only this window (``BatchCreateParams.completion_window``).
+BATCH_COMPLETION_WINDOW = "24h"
+#: ``GET /batches``: the page size the service takes.
+BATCH_LIST_LIMITS = (1, 100)
+#: ``ResponsesRequest.max_output_tokens``: the service's bounds.
+MAX_OUTPUT_TOKENS = 150_000
+
+FileInput = Union[str, "os.PathLike[str]", bytes, IO[bytes], tuple[str, bytes]]
+
+
+class ResponseParams(_CallOptions, total=False):
+    """Optional parameters of ``POST /responses`` (the service forwards unknown fields)."""
+
+    store: bool | None
+    instructions: str | None
+    temperature: float | None
+    max_output_tokens: int | None
+    top_p: float | None
+    tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    text: Mapping[str, Any] | None
+    reasoning: Mapping[str, Any] | None
+    metadata: Mapping[str, str] | None
+    previous_response_id: str | None
+    file_id: str | None
+    user: str | None
+    truncation: str | None
+    parallel_tool_calls: bool | None
+
+
+_RESPONSE_KEYS = frozenset(ResponseParams.__annotations__) - frozenset(
+    _CallOptions.__annotations__
+)
+
+# ResponsesRequest declares model, input, store, file_id, temperature and max_output_tokens
+# and forwards every other field ("additionalProperties": true; its description names text,
+# reasoning, metadata and tools): these are OpenAI's Responses fields, sent as given.
+UNDECLARED_IN_OPENAPI["response"] = frozenset({
+    "instructions", "top_p", "tools", "tool_choice", "text", "reasoning", "metadata",
+    "previous_response_id", "user", "truncation", "parallel_tool_calls", "stream",
+})
+UNDECLARED_IN_OPENAPI["batch_create"] = frozenset()
+UNDECLARED_IN_OPENAPI["file_upload"] = frozenset()
+
+
+def _path_id(kind: str, value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError(f"{kind} must be a non-empty id string", param=kind)
+    return quote(value, safe="")
+
+
+def _file_content_path(file_id: str) -> str:
+    return f"/files/{_path_id('file_id', file_id)}/content"
+
+
+def _batch_path(batch_id: str, action: str = "") -> str:
+    return f"/batches/{_path_id('batch_id', batch_id)}{action}"
+
+
+def _response_path(response_id: str) -> str:
+    return f"/responses/{_path_id('response_id', response_id)}"
+
+
+def _read_upload(file: FileInput, filename: str | None) -> tuple[str, bytes]:
+    """A file to upload as ``(filename, content)``: from a path, bytes, a file or a tuple."""
+    if isinstance(file, tuple):
+        name, content = file
+    elif isinstance(file, (bytes, bytearray, memoryview)):
+        name, content = filename or "upload.jsonl", bytes(file)
+    elif isinstance(file, (str, os.PathLike)):
+        path = Path(file)
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            raise InvalidRequestError(f"no file at {str(path)!r}", param="file") from None
+        except IsADirectoryError:
+            raise InvalidRequestError(f"{str(path)!r} is a directory", param="file") from None
+        name = filename or path.name
+    elif hasattr(file, "read"):
+        content = file.read()
+        if not isinstance(content, bytes):
+            raise InvalidRequestError(
+                "file objects must be opened in binary mode ('rb')", param="file"
+            )
+        name = filename or Path(str(getattr(file, "name", "") or "upload.jsonl")).name
+    else:
+        raise InvalidRequestError(
+            f"file must be a path, bytes, a binary file object or (filename, bytes), "
+            f"not {type(file).__name__}",
+            param="file",
+        )
+    if not isinstance(name, str) or not name:
+        raise InvalidRequestError("the file needs a name: pass filename=...", param="filename")
+    if not content:
+        raise InvalidRequestError(f"{name!r} is empty: there is nothing to upload", param="file")
+    return filename or name, content
+
+
+def _file_upload_form(
+    file: FileInput, purpose: str, filename: str | None
+) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    """The multipart form of ``POST /files``: fields ``file`` and ``purpose``."""
+    if not isinstance(purpose, str) or not purpose:
+        raise InvalidRequestError(
+            "purpose must be a string such as 'batch' or 'user_data'", param="purpose"
+        )
+    name, content = _read_upload(file, filename)
+    ctype = "application/jsonl" if name.lower().endswith(".jsonl") else (
+        "application/octet-stream"
+    )
+    return {"purpose": purpose}, [("file", (name, content, ctype))]
+
+
+def _batch_create_body(
+    *,
+    input_file_id: str,
+    endpoint: str,
+    completion_window: str,
+    metadata: Mapping[str, str] | None,
+    output_expires_after: Mapping[str, Any] | None,
+    extra_body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    from .types_jobs import BATCH_ENDPOINTS
+
+    _path_id("input_file_id", input_file_id)
+    if endpoint not in BATCH_ENDPOINTS:
+        hint = f" (did you mean '/v1{endpoint}'?)" if f"/v1{endpoint}" in BATCH_ENDPOINTS else ""
+        raise InvalidRequestError(
+            f"endpoint={endpoint!r}: a batch targets one of {', '.join(BATCH_ENDPOINTS)}{hint}",
+            param="endpoint",
+        )
+    if completion_window != BATCH_COMPLETION_WINDOW:
+        raise InvalidRequestError(
+            f"completion_window={completion_window!r}: the service takes only "
+            f"{BATCH_COMPLETION_WINDOW!r}",
+            param="completion_window",
+        )
+    body: dict[str, Any] = {
+        "input_file_id": input_file_id,
+        "endpoint": endpoint,
+        "completion_window": completion_window,
+    }
+    if metadata is not None:
+        bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise InvalidRequestError(
+                f"metadata values must be strings; {bad[0]!r} is not", param="metadata"
+            )
+        body["metadata"] = dict(metadata)
+    if output_expires_after is not None:
+        seconds = output_expires_after.get("seconds")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+            raise InvalidRequestError(
+                "output_expires_after must be {'anchor': 'created_at', 'seconds': <int>}",
+                param="output_expires_after",
+            )
+        body["output_expires_after"] = {
+            "anchor": output_expires_after.get("anchor", "created_at"), "seconds": seconds
+        }
+    merge_extra_body(body, extra_body)
+    return body
+
+
+def _batch_list_params(after: str | None, limit: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if after is not None:
+        _path_id("after", after)
+        params["after"] = after
+    if limit is not None:
+        low, high = BATCH_LIST_LIMITS
+        if not isinstance(limit, int) or isinstance(limit, bool) or not low <= limit <= high:
+            raise InvalidRequestError(
+                f"limit must be an integer from {low} to {high}, got {limit!r}", param="limit"
+            )
+        params["limit"] = limit
+    return params
+
+
+def _response_body(
+    model: str, input: str | Sequence[Any], params: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body of ``POST /responses`` and the call options."""
+    if isinstance(input, str):
+        if not input:
+            raise InvalidRequestError("input must not be empty", param="input")
+    elif isinstance(input, Sequence) and not isinstance(input, bytes) and input:
+        input = list(input)
+    else:
+        raise InvalidRequestError(
+            "input must be a string or a non-empty list of input items", param="input"
+        )
+    # Responses' tool_choice has its own shapes ({"type": "function", "name": ...}, hosted
+    # tools): it is sent as given, not checked against chat's.
+    choice = params.get("tool_choice")
+    rest = {k: v for k, v in params.items() if k != "tool_choice"}
+    body, options = _body("response", _RESPONSE_KEYS, model, rest)
+    if choice is not None:
+        body["tool_choice"] = dict(choice) if isinstance(choice, Mapping) else choice
+    check_range("temperature", body.get("temperature"), 0.0, 2.0)
+    check_positive_int("max_output_tokens", body.get("max_output_tokens"))
+    if body.get("max_output_tokens", 0) > MAX_OUTPUT_TOKENS:
+        raise InvalidRequestError(
+            f"max_output_tokens must be at most {MAX_OUTPUT_TOKENS}, "
+            f"got {body['max_output_tokens']}",
+            param="max_output_tokens",
+        )
+    for key in ("metadata", "text", "reasoning"):
+        if isinstance(body.get(key), Mapping):
+            body[key] = dict(body[key])
+    body["input"] = input
+    return body, options

@@ -8,11 +8,15 @@ the two cannot drift apart:
   (:data:`CHAT_FIELDS`, :data:`COMPLETION_FIELDS`, :data:`CALL_OPTIONS`, :func:`split_params`);
 - content: text-only parts become one string (:func:`join_text`, :func:`collapse_parts`);
 - tools going out: definitions and ``tool_choice`` (:func:`function_tool`,
-  :func:`tool_names`, :func:`tool_choice`, :func:`wire_tool_call`, :func:`dump_arguments`);
+  :func:`tool_names`, :func:`tool_choice`, :func:`request_tool_choice`,
+  :func:`wire_tool_call`, :func:`dump_arguments`);
 - tool calls coming in: whole (:func:`load_arguments`, :class:`ToolArgumentsError`) or
   streamed (:class:`ToolCallAssembler`, :func:`partial_arguments`, :func:`is_json_prefix`),
   with ids made for calls the server sent without one (:func:`new_call_id`);
-- token usage (:func:`token_usage`) and reasoning text (:func:`reasoning_text`).
+- token usage (:func:`token_usage`) and reasoning text (:func:`reasoning_text`);
+- today's content parts (:func:`input_audio_part`, :func:`file_part`, :func:`media_kinds`)
+  and reasoning sent back in tool loops (:func:`with_reasoning`,
+  :func:`reasoning_from_parts`).
 
 Nothing here validates a streamed chunk with pydantic: chunks are plain dicts and the
 per-chunk functions only read them.
@@ -39,26 +43,36 @@ from ._errors import InvalidRequestError
 __all__ = [
     "CALL_OPTIONS",
     "CLIENT_SETTINGS",
+    "INPUT_AUDIO_FORMATS",
+    "REASONING_KEY",
     "TEXT_JOINER",
     "TOOL_CHOICE_MODES",
     "StreamedToolCall",
     "TokenUsage",
     "ToolArgumentsError",
     "ToolCallAssembler",
+    "audio_format",
     "collapse_parts",
     "dump_arguments",
+    "file_part",
     "function_tool",
+    "input_audio_part",
     "is_json_prefix",
     "join_text",
     "load_arguments",
+    "media_kinds",
     "new_call_id",
     "partial_arguments",
+    "reasoning_from_parts",
     "reasoning_text",
+    "request_tool_choice",
+    "settle_tool_choice",
     "split_params",
     "token_usage",
     "tool_choice",
     "tool_names",
     "wire_tool_call",
+    "with_reasoning",
 ]
 
 
@@ -213,6 +227,64 @@ def tool_choice(choice: Any, names: Sequence[str] | None = None) -> str | dict[s
     if isinstance(choice, Mapping):
         return dict(choice)
     raise InvalidRequestError(f"tool_choice={choice!r} is not valid", param="tool_choice")
+
+
+def request_tool_choice(
+    choice: Any, tools: Sequence[Mapping[str, Any]] | None, *, stream: bool = False
+) -> Any:
+    """The ``tool_choice`` a request carries with its ``tools`` (None: send none).
+
+    The one rule both integrations apply to the request as it leaves, whatever the call
+    path (``bind_tools``, call keywords, LlamaIndex's ``chat_with_tools``):
+
+    - tools and no choice: ``"auto"``, sent explicitly. It is the API's default, and some
+      OpenAI-compatible servers (llama-cpp-python's) ignore the tools unless it is said.
+      Not on a stream: the API's default is the same "auto", and that server answers a
+      streamed "auto" with a 500 ("Automatic streaming tool choice is not supported") where,
+      told nothing, it streams a text answer;
+    - ``"required"`` (LangChain's "any", LlamaIndex's ``tool_required=True``) with exactly
+      one tool: that tool by name, the same meaning in a form servers that cannot do
+      "required" still obey;
+    - otherwise the choice as :func:`tool_choice` reads it; with no tools, a choice is left
+      for the server to judge.
+
+    Example:
+        >>> add = {"type": "function", "function": {"name": "add"}}
+        >>> request_tool_choice(None, [add]), request_tool_choice("auto", [add])
+        ('auto', 'auto')
+        >>> request_tool_choice("any", [add])
+        {'type': 'function', 'function': {'name': 'add'}}
+        >>> request_tool_choice("required", [add, {"type": "function", "function": {"name": "f"}}])
+        'required'
+        >>> request_tool_choice(None, []) is None
+        True
+    """
+    if not tools:
+        return choice
+    names = tool_names(tools)
+    resolved = tool_choice(choice, names)
+    if resolved is None:
+        return None if stream else "auto"
+    if resolved == "required" and len(tools) == 1 and len(names) == 1:
+        return _named(names[0])
+    return resolved
+
+
+def settle_tool_choice(params: dict[str, Any], *, stream: bool = False) -> None:
+    """Apply :func:`request_tool_choice` to a request's keyword arguments, in place.
+
+    Example:
+        >>> params = {"tools": [{"type": "function", "function": {"name": "add"}}]}
+        >>> settle_tool_choice(params); params["tool_choice"]
+        'auto'
+    """
+    tools = params.get("tools")
+    if tools:
+        choice = request_tool_choice(params.get("tool_choice"), tools, stream=stream)
+        if choice is None:
+            params.pop("tool_choice", None)
+        else:
+            params["tool_choice"] = choice
 
 
 def _strict_schema(schema: Any) -> Any:
@@ -811,3 +883,156 @@ def reasoning_text(source: Any) -> str | None:
     else:  # ChatCompletionMessage declares reasoning_content; servers may add reasoning
         text = getattr(source, "reasoning_content", None) or _field(source, "reasoning")
     return text if text and isinstance(text, str) else None
+
+
+# ---------------------------------------------------------------- today's content parts
+
+#: The formats an ``input_audio`` part takes (the service's OpenAPI, 2026: wav and mp3).
+INPUT_AUDIO_FORMATS = ("wav", "mp3")
+#: Format names and MIME subtypes that mean one of them.
+_AUDIO_FORMAT_NAMES = {
+    "wav": "wav", "wave": "wav", "x-wav": "wav", "vnd.wave": "wav", "x-pn-wav": "wav",
+    "mp3": "mp3", "mpeg": "mp3", "mpeg3": "mp3", "x-mp3": "mp3", "x-mpeg": "mp3",
+    "mpga": "mp3",
+}
+
+
+def audio_format(kind: str | None) -> str:
+    """A format name or MIME type (``"wav"``, ``"audio/mpeg"``...) -> ``"wav"`` or ``"mp3"``,
+    the two an ``input_audio`` part takes; anything else is refused, saying what to send.
+
+    Example:
+        >>> audio_format("audio/x-wav"), audio_format("MP3"), audio_format("audio/mpeg")
+        ('wav', 'mp3', 'mp3')
+        >>> audio_format("audio/flac")
+        Traceback (most recent call last):
+        ...
+        compactifai._errors.InvalidRequestError: input_audio takes wav or mp3 audio, not 'audio/flac': convert it, or transcribe it first (audio/transcriptions takes flac, m4a, ogg, webm...)
+    """
+    name = (kind or "").strip().lower()
+    found = _AUDIO_FORMAT_NAMES.get(name.rsplit("/", 1)[-1].split(";", 1)[0].strip())
+    if found is None:
+        raise InvalidRequestError(
+            f"input_audio takes wav or mp3 audio, not {kind!r}: convert it, or transcribe it "
+            "first (audio/transcriptions takes flac, m4a, ogg, webm...)",
+            param="messages",
+        )
+    return found
+
+
+def input_audio_part(data: str, kind: str | None) -> dict[str, Any]:
+    """Base64 audio as the API's ``input_audio`` content part (user messages only).
+
+    Example:
+        >>> input_audio_part("UklGRg==", "audio/wav")
+        {'type': 'input_audio', 'input_audio': {'data': 'UklGRg==', 'format': 'wav'}}
+    """
+    if not data:
+        raise InvalidRequestError("an audio part has no data: send its base64 bytes",
+                                  param="messages")
+    return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format(kind)}}
+
+
+def file_part(
+    *,
+    data: str | None = None,
+    file_id: str | None = None,
+    filename: str | None = None,
+    mime_type: str | None = None,
+) -> dict[str, Any]:
+    """A document as the API's ``file`` content part: base64 ``data`` (sent as a ``data:``
+    URL, OpenAI's convention) or the ``file_id`` of a file uploaded with ``POST /files``.
+    A URL is not a file the API can read: download it, or upload it and send its id.
+
+    Example:
+        >>> file_part(data="JVBERi0=", mime_type="application/pdf", filename="a.pdf")
+        {'type': 'file', 'file': {'file_data': 'data:application/pdf;base64,JVBERi0=', 'filename': 'a.pdf'}}
+        >>> file_part(file_id="file-1")
+        {'type': 'file', 'file': {'file_id': 'file-1'}}
+    """
+    file: dict[str, str] = {}
+    if data:
+        if not data.startswith("data:"):
+            data = f"data:{mime_type or 'application/octet-stream'};base64,{data}"
+        file["file_data"] = data
+    elif file_id:
+        file["file_id"] = file_id
+    else:
+        raise InvalidRequestError(
+            "a file part needs base64 data or the id of an uploaded file (a URL is not "
+            "enough: CompactifAI's chat API does not fetch files)",
+            param="messages",
+        )
+    if filename:
+        file["filename"] = filename
+    return {"type": "file", "file": file}
+
+
+def media_kinds(messages: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """Which media the wire messages carry: ``"image"``, ``"audio"``, ``"file"`` (for the
+    capability check before sending, :func:`compactifai.check_capabilities`).
+
+    Example:
+        >>> sorted(media_kinds([{"role": "user", "content": [
+        ...     {"type": "text", "text": "?"}, {"type": "input_audio", "input_audio": {}}]}]))
+        ['audio']
+    """
+    found: set[str] = set()
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            for part in content:
+                kind = _MEDIA_PARTS.get(str(part.get("type"))) if isinstance(part, Mapping) else None
+                if kind:
+                    found.add(kind)
+    return frozenset(found)
+
+
+_MEDIA_PARTS = {"image_url": "image", "input_audio": "audio", "file": "file"}
+
+
+# ---------------------------------------------------------------- reasoning going back
+
+#: The key reasoning travels under, in answers, stream deltas and assistant turns sent back.
+REASONING_KEY = "reasoning_content"
+
+
+def reasoning_from_parts(parts: Iterable[Any]) -> str | None:
+    """The reasoning held in content blocks: LangChain's standard ``{"type": "reasoning",
+    "reasoning": ...}`` and the ``{"type": "thinking", "thinking": ...}`` shape; None if none.
+
+    Example:
+        >>> reasoning_from_parts([{"type": "reasoning", "reasoning": "Add them."},
+        ...                       {"type": "text", "text": "5"}])
+        'Add them.'
+    """
+    texts = []
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        text = part.get(kind) if kind in ("reasoning", "thinking") else None
+        if isinstance(text, str) and text:
+            texts.append(text)
+    return join_text(texts) or None
+
+
+def with_reasoning(message: dict[str, Any], reasoning: str | None) -> dict[str, Any]:
+    """An assistant wire message with its reasoning sent back where the model needs it.
+
+    The rule: ``reasoning_content`` goes back on an assistant turn that calls tools, so a
+    reasoning model (``hypernova-60b``, a gpt-oss) continues its tool loop from its own
+    reasoning; a turn that answered in text goes back without it (reasoning models drop the
+    reasoning of finished turns, and resending it only costs tokens).
+
+    Example:
+        >>> call = wire_tool_call("call_1", "add", "{}")
+        >>> with_reasoning({"role": "assistant", "content": "", "tool_calls": [call]},
+        ...                "I need add.")["reasoning_content"]
+        'I need add.'
+        >>> with_reasoning({"role": "assistant", "content": "5"}, "Easy.")
+        {'role': 'assistant', 'content': '5'}
+    """
+    if reasoning and message.get("tool_calls"):
+        message[REASONING_KEY] = reasoning
+    return message

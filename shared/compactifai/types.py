@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
 from ._checks import AUDIO_EXTENSIONS
+from ._requests import TRANSCRIPTION_TEXT_FORMATS
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "TRANSCRIPTION_TEXT_FORMATS",
     "ChatCompletion",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
@@ -44,7 +46,12 @@ __all__ = [
     "ModelList",
     "ToolCall",
     "Transcription",
+    "TranscriptionFormat",
     "TranscriptionSegment",
+    "TranscriptionStreamEvent",
+    "TranscriptionText",
+    "TranscriptionTextDelta",
+    "TranscriptionTextDone",
     "Usage",
     "UsageStatistics",
     "UsageStatisticsRequest",
@@ -219,6 +226,11 @@ class ChatCompletionRequest(_Wire):
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     seed: int | None = None
+    # Today's service (its OpenAPI, 2026): reasoning control and generation length.
+    reasoning_effort: Literal["none", "low", "medium", "high", "xhigh", "max"] | None = None
+    reasoning_enabled: bool | None = None
+    min_tokens: int | None = Field(default=None, ge=0, le=150_000)
+    ignore_eos: bool | None = None
 
 
 # Streamed chunks: plain dicts, typed for readers and type checkers.
@@ -337,13 +349,81 @@ class TranscriptionSegment(_Wire):
 
 
 class Transcription(_Wire):
-    """The answer of ``POST /audio/transcriptions`` (always JSON)."""
+    """The answer of ``POST /audio/transcriptions`` for ``response_format`` json or verbose_json.
+
+    ``json`` gives ``text`` (and, from some servers, more); ``verbose_json`` adds the detected
+    ``language``, the ``duration`` and the timestamped ``segments``.
+
+    Example:
+        >>> Transcription.model_validate({"text": " Hi.", "language": "en"}).language
+        'en'
+    """
 
     text: str
     task: str | None = "transcribe"
     language: str | None = None
     duration: float | None = None
     segments: list[TranscriptionSegment] = Field(default_factory=list)
+
+
+#: The ``response_format`` values of ``POST /audio/transcriptions``.
+TranscriptionFormat = Literal["json", "verbose_json", "text", "srt", "vtt"]
+
+
+class TranscriptionText(_Wire):
+    """The answer for ``response_format`` text, srt or vtt: the body as the server sent it.
+
+    ``format`` says which was asked for; ``content`` is the text body (for srt and vtt, the
+    subtitle file). :meth:`segments` reads the cues of srt and vtt back into
+    :class:`TranscriptionSegment` objects.
+
+    Example:
+        >>> t = TranscriptionText(format="srt", content="1\\n00:00:00,000 --> 00:00:01,500\\nHi.\\n")
+        >>> [(s.start, s.end, s.text) for s in t.segments()]
+        [(0.0, 1.5, 'Hi.')]
+    """
+
+    format: Literal["text", "srt", "vtt"]
+    content: str
+
+    @property
+    def text(self) -> str:
+        """The spoken text: the body itself for ``text``, the cues' text for srt and vtt."""
+        if self.format == "text":
+            return self.content.strip()
+        return " ".join(s.text for s in self.segments() if s.text)
+
+    def segments(self) -> list[TranscriptionSegment]:
+        """The subtitle cues as segments (none for ``text``)."""
+        if self.format == "text":
+            return []
+        from ._subtitles import parse_subtitles
+
+        return parse_subtitles(self.content)
+
+    def __str__(self) -> str:
+        return self.content
+
+
+class TranscriptionTextDelta(TypedDict):
+    """A streamed piece of a transcript (``stream=True``): ``{"type", "delta"}``."""
+
+    type: Literal["transcript.text.delta"]
+    delta: str
+    logprobs: NotRequired[list[dict[str, Any]] | None]
+
+
+class TranscriptionTextDone(TypedDict):
+    """The last event of a streamed transcript: the whole ``text`` (and ``usage`` if sent)."""
+
+    type: Literal["transcript.text.done"]
+    text: str
+    logprobs: NotRequired[list[dict[str, Any]] | None]
+    usage: NotRequired[dict[str, Any] | None]
+
+
+#: One event of a streamed transcription (a plain dict, as sent; not validated per event).
+TranscriptionStreamEvent = Union[TranscriptionTextDelta, TranscriptionTextDone]  # noqa: UP007
 
 
 # ---------------------------------------------------------------- usage statistics
@@ -378,3 +458,5 @@ class UsageStatistics(_Wire):
     start_time: datetime | None = None
     end_time: datetime | None = None
     window_size: WindowSize | None = None
+
+from .types_jobs import *  # noqa: E402, F403  (files, batches, responses: issue 13)

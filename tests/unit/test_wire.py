@@ -9,11 +9,13 @@ stream state: all three must read the same calls, and the right ones.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import operator
 import re
 from functools import reduce
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,24 +23,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compactifai import InvalidRequestError
-from compactifai._requests import _CHAT_KEYS, _COMPLETION_KEYS, _CallOptions
+from compactifai._checks import REASONING_EFFORTS
+from compactifai._requests import _CHAT_KEYS, _COMPLETION_KEYS, _CallOptions, _chat_body
 from compactifai._wire import (
     CALL_OPTIONS,
     CHAT_FIELDS,
     COMPLETION_FIELDS,
+    INPUT_AUDIO_FORMATS,
+    REASONING_KEY,
     ToolArgumentsError,
     ToolCallAssembler,
+    audio_format,
     collapse_parts,
+    file_part,
     function_tool,
+    input_audio_part,
     is_json_prefix,
     load_arguments,
+    media_kinds,
     partial_arguments,
+    reasoning_from_parts,
     reasoning_text,
     split_params,
     token_usage,
     tool_choice,
+    with_reasoning,
 )
-from compactifai.types import ChatCompletionMessage, Usage
+from compactifai.types import ChatCompletion, ChatCompletionMessage, Usage
 
 GENERATED_ID = re.compile(r"call_[0-9a-f]{24}\Z")
 NAMES = st.sampled_from(["get_weather", "add", "now", "search_web"])
@@ -369,6 +380,69 @@ def test_tool_choice_naming_no_bound_tool_is_refused_on_both_sides() -> None:
     assert tool_choice(None) is None and tool_choice(False) is None
 
 
+_ADD = {"type": "function", "function": {"name": "add"}}
+_MUL = {"type": "function", "function": {"name": "mul"}}
+_NAMED_ADD = {"type": "function", "function": {"name": "add"}}
+
+
+@pytest.mark.parametrize(
+    ("choice", "tools", "sent"),
+    [
+        (None, [_ADD], "auto"),  # tools and no choice: "auto", said explicitly
+        (False, [_ADD, _MUL], "auto"),
+        ("none", [_ADD], "none"),
+        ("auto", [_ADD, _MUL], "auto"),
+        ("required", [_ADD], _NAMED_ADD),  # one tool: required means that tool
+        ("any", [_ADD], _NAMED_ADD),
+        (True, [_ADD], _NAMED_ADD),
+        ("required", [_ADD, _MUL], "required"),
+        ("any", [_ADD, _MUL], "required"),
+        ("required", [{"type": "custom", "custom": {"name": "x"}}], "required"),
+        ("mul", [_ADD, _MUL], {"type": "function", "function": {"name": "mul"}}),
+        (None, [], None),  # no tools: nothing invented
+        ("required", None, "required"),  # no tools: a choice is left for the server
+    ],
+)
+def test_request_tool_choice(choice: Any, tools: Any, sent: Any) -> None:
+    from compactifai._wire import request_tool_choice
+
+    assert request_tool_choice(choice, tools) == sent
+
+
+@pytest.mark.parametrize(
+    ("choice", "tools", "sent"),
+    [
+        # A stream says nothing when nothing was chosen: the API's default is "auto" anyway,
+        # and llama-cpp-python's server answers a streamed "auto" with a 500.
+        (None, [_ADD], None),
+        ("auto", [_ADD], "auto"),  # what the caller chose is sent
+        ("any", [_ADD], _NAMED_ADD),
+        ("required", [_ADD, _MUL], "required"),
+    ],
+)
+def test_request_tool_choice_on_a_stream(choice: Any, tools: Any, sent: Any) -> None:
+    from compactifai._wire import request_tool_choice, settle_tool_choice
+
+    assert request_tool_choice(choice, tools, stream=True) == sent
+    params: dict[str, Any] = {"tools": tools, "tool_choice": choice}
+    settle_tool_choice(params, stream=True)
+    assert params.get("tool_choice") == sent
+    assert ("tool_choice" in params) == (sent is not None)
+
+
+def test_settle_tool_choice_changes_only_requests_with_tools() -> None:
+    from compactifai._wire import settle_tool_choice
+
+    with_tools: dict[str, Any] = {"tools": [_ADD], "tool_choice": "any"}
+    settle_tool_choice(with_tools)
+    assert with_tools["tool_choice"] == _NAMED_ADD
+    plain: dict[str, Any] = {"temperature": 0}
+    settle_tool_choice(plain)
+    assert plain == {"temperature": 0}
+    with pytest.raises(InvalidRequestError, match="names no bound tool"):
+        settle_tool_choice({"tools": [_ADD], "tool_choice": "mul"})
+
+
 def test_strict_tools_are_strict_at_every_depth() -> None:
     spec = {"type": "function", "function": {"name": "f", "parameters": {
         "type": "object",
@@ -464,3 +538,164 @@ def test_importing_the_llama_index_package_still_loads_no_transport() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- today's chat parameters
+
+REASONING = Path(__file__).resolve().parents[1] / "fixtures" / "reasoning"
+
+
+def _fixture(name: str) -> Any:
+    return json.loads((REASONING / name).read_text(encoding="utf-8"))
+
+
+def test_todays_chat_fields_are_api_fields() -> None:
+    assert {"reasoning_effort", "reasoning_enabled", "min_tokens", "ignore_eos"} <= CHAT_FIELDS
+    assert not {"reasoning_effort", "min_tokens"} & COMPLETION_FIELDS
+
+
+@pytest.mark.parametrize("effort", REASONING_EFFORTS)
+def test_every_published_effort_is_sent(effort: str) -> None:
+    body, _ = _chat_body("hypernova-60b", [{"role": "user", "content": "hi"}],
+                         {"reasoning_effort": effort, "reasoning_enabled": True,
+                          "min_tokens": 0, "ignore_eos": False})
+    assert body["reasoning_effort"] == effort and body["reasoning_enabled"] is True
+    assert body["min_tokens"] == 0 and body["ignore_eos"] is False
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "words"),
+    [
+        ({"reasoning_effort": "minimal"}, "reasoning_effort",
+         "use one of 'none', 'low', 'medium', 'high', 'xhigh', 'max'"),
+        ({"reasoning_effort": "HIGH"}, "reasoning_effort", "'none', 'low'"),
+        ({"reasoning_enabled": "yes"}, "reasoning_enabled", "true or false"),
+        ({"ignore_eos": 1}, "ignore_eos", "true or false"),
+        ({"min_tokens": -1}, "min_tokens", "from 0 to 150000"),
+        ({"min_tokens": 150_001}, "min_tokens", "from 0 to 150000"),
+        ({"min_tokens": 2.5}, "min_tokens", "integer"),
+    ],
+)
+def test_bad_values_of_todays_fields_are_refused_by_name(
+    params: dict[str, Any], param: str, words: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=re.escape(words)) as caught:
+        _chat_body("m", [{"role": "user", "content": "hi"}], params)
+    assert caught.value.param == param
+
+
+def test_input_audio_takes_the_formats_the_openapi_lists() -> None:
+    assert INPUT_AUDIO_FORMATS == ("wav", "mp3")
+    for kind, expected in [("wav", "wav"), ("audio/wav", "wav"), ("audio/x-wav", "wav"),
+                           ("audio/wave", "wav"), ("mp3", "mp3"), ("audio/mpeg", "mp3"),
+                           ("audio/mp3", "mp3"), ("audio/mpeg; codecs=mp3", "mp3")]:
+        assert audio_format(kind) == expected, kind
+    for bad in ("audio/flac", "ogg", None, ""):
+        with pytest.raises(InvalidRequestError, match="wav or mp3"):
+            audio_format(bad)
+    assert input_audio_part("QUJD", "audio/mpeg") == {
+        "type": "input_audio", "input_audio": {"data": "QUJD", "format": "mp3"}}
+    with pytest.raises(InvalidRequestError, match="no data"):
+        input_audio_part("", "wav")
+
+
+def test_file_parts() -> None:
+    assert file_part(data="data:application/pdf;base64,QQ==") == {
+        "type": "file", "file": {"file_data": "data:application/pdf;base64,QQ=="}}
+    assert file_part(data="QQ==", filename="x.bin") == {
+        "type": "file",
+        "file": {"file_data": "data:application/octet-stream;base64,QQ==", "filename": "x.bin"}}
+    assert file_part(file_id="file-abc", filename="a.pdf")["file"] == {
+        "file_id": "file-abc", "filename": "a.pdf"}
+    with pytest.raises(InvalidRequestError, match="does not fetch files"):
+        file_part(filename="a.pdf")
+
+
+def test_media_kinds() -> None:
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": [{"type": "text", "text": "t"},
+                                     {"type": "image_url", "image_url": {"url": "u"}},
+                                     {"type": "file", "file": {"file_id": "f"}}]},
+        {"role": "user", "content": [{"type": "input_audio", "input_audio": {}}, "odd"]},
+    ]
+    assert media_kinds(messages) == {"image", "file", "audio"}
+    assert media_kinds([{"role": "user", "content": "text"}]) == frozenset()
+
+
+def test_reasoning_goes_back_only_with_tool_calls() -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assert with_reasoning({"role": "assistant", "content": "", "tool_calls": [call]}, "r")[
+        REASONING_KEY] == "r"
+    assert REASONING_KEY not in with_reasoning({"role": "assistant", "content": "x"}, "r")
+    assert REASONING_KEY not in with_reasoning(
+        {"role": "assistant", "content": "", "tool_calls": [call]}, None)
+    assert reasoning_from_parts([{"type": "thinking", "thinking": "a"}, "x",
+                                 {"type": "reasoning", "reasoning": "b"},
+                                 {"type": "reasoning"}]) == "ab"
+    assert reasoning_from_parts([{"type": "text", "text": "t"}]) is None
+
+
+def test_both_frameworks_read_and_send_back_a_reasoning_tool_turn_alike() -> None:
+    """A hypernova-60b-shaped answer that reasons then calls a tool, read by each framework
+    and sent back as the next request's assistant turn: the same wire message on both
+    sides, with the reasoning in ``reasoning_content``."""
+    from langchain_compactifai.chat_models import _convert_completion, _convert_messages
+    from llama_index_compactifai.utils import chat_response_from_completion, to_wire_messages
+
+    answer = ChatCompletion.model_validate(_fixture("tool_call_answer.json"))
+    reasoning = answer.choices[0].message.reasoning_content
+    lc_message = _convert_completion(answer, "hypernova-60b").generations[0].message
+    li_message = chat_response_from_completion(answer).message
+    lc_wire = _convert_messages([lc_message])[0][0]
+    li_wire = to_wire_messages([li_message])[0]
+    assert lc_wire == li_wire
+    assert lc_wire["reasoning_content"] == reasoning
+    assert lc_wire["tool_calls"][0]["function"] == {
+        "name": "get_weather", "arguments": '{"city": "Bilbao"}'}
+    # The final answer goes back without its reasoning, on both sides.
+    final = ChatCompletion.model_validate(_fixture("final_answer.json"))
+    lc_final = _convert_messages(
+        [_convert_completion(final, "hypernova-60b").generations[0].message])[0][0]
+    li_final = to_wire_messages([chat_response_from_completion(final).message])[0]
+    assert lc_final == li_final == {"role": "assistant",
+                                    "content": "It is 18 °C and cloudy in Bilbao."}
+
+
+def test_both_frameworks_send_todays_message_kinds_alike() -> None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from llama_index.core.base.llms.types import (
+        AudioBlock,
+        ChatMessage,
+        DocumentBlock,
+        MessageRole,
+        TextBlock,
+    )
+
+    from langchain_compactifai.chat_models import _convert_messages
+    from llama_index_compactifai.utils import to_wire_messages
+
+    wav = b"RIFF$\x00\x00\x00WAVEfmt "
+    pdf = b"%PDF-1.4 a tiny document"
+    lc, media = _convert_messages([
+        SystemMessage("Be brief.", additional_kwargs={"__openai_role__": "developer"}),
+        HumanMessage([
+            {"type": "text", "text": "Listen and read."},
+            {"type": "audio", "base64": base64.b64encode(wav).decode(), "mime_type": "audio/wav"},
+            {"type": "file", "base64": base64.b64encode(pdf).decode(),
+             "mime_type": "application/pdf", "filename": "a.pdf"},
+        ]),
+    ])
+    li = to_wire_messages([
+        ChatMessage(role=MessageRole.DEVELOPER, content="Be brief."),
+        ChatMessage(role="user", blocks=[
+            TextBlock(text="Listen and read."),
+            AudioBlock(audio=wav, format="wav"),
+            DocumentBlock(data=pdf, title="a.pdf", document_mimetype="application/pdf"),
+        ]),
+    ])
+    assert lc == li
+    assert lc[0] == {"role": "developer", "content": "Be brief."}
+    assert [p["type"] for p in lc[1]["content"]] == ["text", "input_audio", "file"]
+    assert lc[1]["content"][2]["file"]["file_data"].startswith("data:application/pdf;base64,")
+    assert media == {"audio", "file"}

@@ -156,10 +156,94 @@ def test_image_without_data_is_refused() -> None:
         convert(HumanMessage([{"type": "image", "file_id": "file-1"}]))
 
 
-@pytest.mark.parametrize("kind", ["audio", "file", "input_audio", "video"])
-def test_media_the_api_cannot_take_is_refused_before_sending(kind: str) -> None:
-    with pytest.raises(InvalidRequestError, match="text and images only"):
-        convert(HumanMessage([{"type": kind, "base64": "AAAA", "mime_type": "x/y"}]))
+def test_developer_role_as_langchain_openai_marks_it() -> None:
+    wire = convert(
+        SystemMessage("Answer in French.", additional_kwargs={"__openai_role__": "developer"}),
+        SystemMessage("plain"),
+        HumanMessage("Hi"),
+    )
+    assert wire[:2] == [{"role": "developer", "content": "Answer in French."},
+                        {"role": "system", "content": "plain"}]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "audio", "base64": "UklGRg==", "mime_type": "audio/wav"},  # LangChain v1
+        {"type": "audio", "source_type": "base64", "data": "UklGRg==",
+         "mime_type": "audio/x-wav"},  # LangChain v0
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},  # OpenAI
+    ],
+)
+def test_audio_blocks_become_input_audio_parts(block: dict[str, Any]) -> None:
+    wire, media = _convert_messages([HumanMessage([{"type": "text", "text": "Hear:"}, block])])
+    assert wire[0]["content"][1] == {
+        "type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+    assert media == {"audio"}
+
+
+def test_mp3_audio_is_sent_as_mp3() -> None:
+    (wire,) = convert(HumanMessage([{"type": "audio", "base64": "SUQz", "mime_type": "audio/mpeg"}]))
+    assert wire["content"][0]["input_audio"]["format"] == "mp3"
+
+
+@pytest.mark.parametrize(
+    ("block", "file"),
+    [
+        ({"type": "file", "base64": "JVBERg==", "mime_type": "application/pdf",
+          "filename": "a.pdf"},
+         {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "a.pdf"}),
+        ({"type": "file", "source_type": "base64", "data": "JVBERg==",
+          "mime_type": "application/pdf", "metadata": {"filename": "b.pdf"}},
+         {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "b.pdf"}),
+        ({"type": "file", "file_id": "file-123"}, {"file_id": "file-123"}),
+        ({"type": "file", "source_type": "id", "id": "file-9"}, {"file_id": "file-9"}),
+        ({"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERg==",
+                                   "filename": "c.pdf"}},
+         {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "c.pdf"}),
+    ],
+)
+def test_file_blocks_become_file_parts(block: dict[str, Any], file: dict[str, Any]) -> None:
+    wire, media = _convert_messages([HumanMessage([block])])
+    assert wire[0]["content"] == [{"type": "file", "file": file}]
+    assert media == {"file"}
+
+
+@pytest.mark.parametrize(
+    ("block", "words"),
+    [
+        ({"type": "audio", "base64": "AAAA", "mime_type": "audio/flac"}, "wav or mp3"),
+        ({"type": "audio", "url": "https://x.test/a.wav"}, "base64 data"),
+        ({"type": "file", "url": "https://x.test/a.pdf"}, "does not fetch files"),
+        ({"type": "video", "base64": "AAAA", "mime_type": "video/mp4"}, "no video"),
+    ],
+)
+def test_media_the_api_cannot_take_is_refused_before_sending(
+    block: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=words):
+        convert(HumanMessage([block]))
+
+
+def test_audio_and_files_go_in_user_messages_only() -> None:
+    block = {"type": "file", "base64": "JVBERg==", "mime_type": "application/pdf"}
+    with pytest.raises(InvalidRequestError, match="in a tool message"):
+        convert(ToolMessage([block], tool_call_id="c1"))
+    with pytest.raises(InvalidRequestError, match="in a system message"):
+        convert(SystemMessage([{"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"}]))
+
+
+def test_reasoning_goes_back_with_the_tool_calls_of_its_turn() -> None:
+    call = {"name": "get_weather", "args": {"city": "Bilbao"}, "id": "c1"}
+    v0 = AIMessage("", tool_calls=[call], additional_kwargs={"reasoning_content": "Look it up."})
+    v1 = AIMessage([{"type": "reasoning", "reasoning": "Look it up."},
+                    {"type": "tool_call", **call}], tool_calls=[call])
+    for turn in (v0, v1):
+        (wire,) = convert(turn)
+        assert wire["reasoning_content"] == "Look it up."
+        assert wire["content"] == "" and wire["tool_calls"][0]["id"] == "c1"
+    answered = AIMessage("Sunny.", additional_kwargs={"reasoning_content": "Easy."})
+    assert convert(answered) == [{"role": "assistant", "content": "Sunny."}]
 
 
 def test_unknown_message_type_is_refused() -> None:
@@ -187,7 +271,7 @@ def test_answer_text_usage_and_metadata() -> None:
     assert message.id == "chatcmpl-123XYZ"
     assert message.usage_metadata == {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}
     assert message.response_metadata == {
-        "model_name": "cai-llama-3-1-8b-slim",
+        "model_name": "hypernova-60b",
         "model_provider": "compactifai",
         "finish_reason": "stop",
         "id": "chatcmpl-123XYZ",
@@ -256,6 +340,22 @@ def test_reasoning_content_is_kept() -> None:
     assert blocks[1]["type"] == "text"
 
 
+def test_hypernova_style_reasoning_tool_turn() -> None:
+    """A reasoning model's answer (tests/fixtures/reasoning): reasoning, a tool call, usage
+    with reasoning tokens; its reasoning is a standard block before the tool call."""
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "reasoning"
+    payload = json.loads((fixture / "tool_call_answer.json").read_text(encoding="utf-8"))
+    message = result_of(payload)
+    reasoning = payload["choices"][0]["message"]["reasoning_content"]
+    assert message.additional_kwargs["reasoning_content"] == reasoning
+    assert [b["type"] for b in message.content_blocks] == ["reasoning", "tool_call"]
+    assert message.tool_calls[0]["args"] == {"city": "Bilbao"}
+    assert message.usage_metadata is not None
+    assert message.usage_metadata.get("output_token_details") == {"reasoning": 29}
+
+
 def test_vllm_style_answer_with_empty_tool_calls_and_extra_fields() -> None:
     payload = completion("A boardwalk.", tool_calls=[], reasoning_content=None, refusal=None)
     payload["kv_transfer_params"] = None
@@ -271,4 +371,4 @@ def test_answer_without_choices_gives_empty_message() -> None:
     payload["choices"] = []
     message = result_of(payload)
     assert message.content == ""
-    assert message.response_metadata["model_name"] == "cai-llama-3-1-8b-slim"
+    assert message.response_metadata["model_name"] == "hypernova-60b"

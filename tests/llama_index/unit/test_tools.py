@@ -51,11 +51,11 @@ def _call(name: str, arguments: str, id: str = "call_1") -> dict[str, Any]:
 # ---------------------------------------------------------------- request side
 
 
-def test_tools_are_sent_without_strict_and_without_tool_choice_by_default() -> None:
+def test_tools_are_sent_without_strict_and_with_auto_tool_choice_by_default() -> None:
     rec = Recorder(json_response(completion("ok")))
     make_llm(rec).chat_with_tools([WEATHER], user_msg="Weather in Paris?")
     body = rec.body()
-    assert "tool_choice" not in body
+    assert body["tool_choice"] == "auto"  # said explicitly: some servers ignore tools otherwise
     assert "parallel_tool_calls" not in body
     (tool,) = body["tools"]
     assert tool["type"] == "function"
@@ -63,6 +63,16 @@ def test_tools_are_sent_without_strict_and_without_tool_choice_by_default() -> N
     assert tool["function"]["parameters"]["properties"]["city"]["type"] == "string"
     assert "strict" not in json.dumps(body)
     assert "additionalProperties" not in json.dumps(body)
+
+
+def test_a_stream_with_tools_sends_no_implicit_auto() -> None:
+    # The API's default is "auto" anyway; llama-cpp-python answers a streamed "auto" with a 500.
+    rec = Recorder(lambda _request: sse_response(sse(*text_chunks("ok"))))
+    llm = make_llm(rec)
+    list(llm.stream_chat_with_tools([WEATHER], user_msg="Weather in Paris?"))
+    assert "tool_choice" not in rec.body() and rec.body()["tools"]
+    list(llm.stream_chat_with_tools([WEATHER], user_msg="x", tool_required=True))
+    assert rec.body()["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
 
 def test_strict_is_sent_only_when_asked() -> None:
@@ -79,7 +89,9 @@ def test_strict_is_sent_only_when_asked() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({"tool_required": True}, "required"),
+        # "required" with exactly one tool: that tool by name (same meaning, more servers)
+        ({"tool_required": True}, {"type": "function", "function": {"name": "get_weather"}}),
+        ({"tool_choice": "required"}, {"type": "function", "function": {"name": "get_weather"}}),
         ({"tool_choice": "none"}, "none"),
         ({"tool_choice": "auto", "tool_required": True}, "auto"),
         ({"tool_choice": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
@@ -226,9 +238,16 @@ async def test_achat_with_tools() -> None:
     rec = Recorder(json_response(completion(None, tool_calls=[_call("get_weather",
                                                                     '{"city":"Paris"}')])))
     llm = make_llm(rec)
-    response = await llm.achat_with_tools([WEATHER], user_msg="x", tool_required=True)
+    response = await llm.achat_with_tools([WEATHER, TIME], user_msg="x", tool_required=True)
     assert llm.get_tool_calls_from_response(response)[0].tool_kwargs == {"city": "Paris"}
-    assert rec.body()["tool_choice"] == "required"
+    assert rec.body()["tool_choice"] == "required"  # two tools: "required" stays
+
+
+async def test_achat_with_one_tool_required_names_it() -> None:
+    rec = Recorder(json_response(completion(None, tool_calls=[_call("get_weather",
+                                                                    '{"city":"Paris"}')])))
+    await make_llm(rec).achat_with_tools([WEATHER], user_msg="x", tool_required=True)
+    assert rec.body()["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
 
 # ---------------------------------------------------------------- streamed tool calls
@@ -410,7 +429,8 @@ def test_structured_predict_goes_through_function_calling() -> None:
     assert city == City(name="Paris", country="France")
     body = rec.body()
     assert body["tools"][0]["function"]["name"] == "City"
-    assert body["tool_choice"] == "required"
+    # LlamaIndex asks for "required"; with the one tool it is sent by name
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "City"}}
 
 
 async def test_astructured_predict_and_structured_llm() -> None:
