@@ -8,20 +8,32 @@ Example:
     >>> from compactifai import CompactifAIClient
     >>> client = CompactifAIClient(api_key="sk-...")  # or set COMPACTIFAI_API_KEY
     >>> [m.id for m in client.list_models().data]  # doctest: +SKIP
-    ['llama-4-scout', 'cai-llama-4-scout-slim', ...]
+    ['cai-mistral-small-3-1-slim', 'hypernova-60b', ...]
 """
+
+from typing import TYPE_CHECKING
 
 from ._catalogue import (
     CONTEXT_WINDOWS,
+    CURRENT_MODELS,
     DEFAULT_CONTEXT_WINDOW,
     KNOWN_MODELS,
+    WITHDRAWN_MODELS,
     ModelProfile,
+    ModelWithdrawnWarning,
     check_capabilities,
     profile_from_table,
 )
 from ._checks import MAX_AUDIO_BYTES, AudioFileError, AudioFileNotFoundError
 from ._client import AsyncCompactifAIClient, CompactifAIClient
-from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, ClientConfig
+from ._config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    MODEL_ENV,
+    ClientConfig,
+    default_chat_model,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -48,15 +60,20 @@ from ._errors import (
 from ._ratelimit import RateLimit
 from ._streams import AsyncStream, Stream
 from ._version import __version__
+from .usage_tally import PUBLISHED_PRICES, ModelPrice, PriceTable, UsageSummary, UsageTally
 
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "CONTEXT_WINDOWS",
+    "CURRENT_MODELS",
     "DEFAULT_BASE_URL",
     "DEFAULT_CONTEXT_WINDOW",
     "KNOWN_MODELS",
     "MAX_AUDIO_BYTES",
+    "MODEL_ENV",
+    "PUBLISHED_PRICES",
+    "WITHDRAWN_MODELS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -67,27 +84,52 @@ __all__ = [
     "AudioFileNotFoundError",
     "AuthenticationError",
     "BadRequestError",
+    "Batch",
+    "BatchList",
     "ClientConfig",
     "CompactifAIClient",
     "CompactifAIError",
     "ConfigurationError",
     "ConflictError",
     "EndpointWithdrawnError",
+    "FileObject",
     "InternalServerError",
     "InvalidRequestError",
     "ModelCapabilityError",
+    "ModelPrice",
     "ModelProfile",
+    "ModelWithdrawnWarning",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PriceTable",
     "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "ResponsesResult",
     "Stream",
     "StreamInterruptedError",
     "UnprocessableEntityError",
+    "UsageSummary",
+    "UsageTally",
     "__version__",
     "check_capabilities",
+    "default_chat_model",
     "profile_from_table",
 ]
+
+#: Job types (files, batches, responses: issue 13), imported on first use: importing
+#: ``compactifai`` does not build their pydantic models.
+if TYPE_CHECKING:
+    from .types_jobs import Batch, BatchList, FileObject, ResponsesResult
+_JOB_TYPES = frozenset({"Batch", "BatchList", "FileObject", "ResponsesResult"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _JOB_TYPES:
+        from . import types_jobs
+
+        return getattr(types_jobs, name)
+    raise AttributeError(f"module 'compactifai' has no attribute {name!r}")
+

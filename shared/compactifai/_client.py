@@ -8,9 +8,9 @@ timeouts and error mapping; streamed answers come back as ``_streams.py``'s stre
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, overload
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -28,10 +28,12 @@ from ._errors import (
     PermissionDeniedError,
     ResponseDecodeError,
 )
+from ._jobs_api import AsyncJobsAPI, SyncJobsAPI  # files, batches, responses
 from ._pipeline import AsyncPipeline, SyncPipeline
 from ._ratelimit import RateLimit
 from ._requests import (
     DEFAULT_TRANSCRIPTION_MODEL,
+    TRANSCRIPTION_TEXT_FORMATS,
     ChatParams,
     CompletionParams,
     _chat_body,
@@ -54,8 +56,11 @@ if TYPE_CHECKING:
         Model,
         ModelList,
         Transcription,
+        TranscriptionStreamEvent,
+        TranscriptionText,
         UsageStatistics,
     )
+    from .usage_tally import UsageTally
 
 __all__ = [
     "AsyncCompactifAIClient",
@@ -116,6 +121,7 @@ class _ClientBase(Generic[HttpClientT]):
         http_backend: str | None = None,
         region: str | None = None,
         app_id: str | None = None,
+        usage_tally: UsageTally | None = None,
     ) -> None:
         config = ClientConfig.resolve(
             api_key=api_key,
@@ -128,6 +134,7 @@ class _ClientBase(Generic[HttpClientT]):
             http_backend=http_backend,
             region=region,
             app_id=app_id,
+            usage_tally=usage_tally,
         )
         self._start(config, http_client)
 
@@ -186,23 +193,73 @@ def _rebuild_client(cls: type[_ClientBase[Any]], config: ClientConfig) -> _Clien
     return client
 
 
-class CompactifAIClient(_ClientBase[httpx.Client]):
+def _transcription_answer(
+    data: Any, response_format: str | None
+) -> Transcription | TranscriptionText:
+    """The typed result of a transcription for the format asked for.
+
+    A text format answered with JSON (a server that answers JSON whatever is asked) is
+    converted: ``text`` keeps the transcript's text, srt/vtt are rendered from its segments.
+    """
+    from .types import Transcription, TranscriptionText
+
+    if response_format not in TRANSCRIPTION_TEXT_FORMATS:
+        return _parse(Transcription, data)
+    fmt: Literal["text", "srt", "vtt"] = response_format  # type: ignore[assignment]
+    if isinstance(data, str):
+        return TranscriptionText(format=fmt, content=data)
+    transcript = _parse(Transcription, data)
+    if fmt == "text":
+        content = transcript.text.strip()
+    else:
+        from ._subtitles import render_subtitles
+
+        segments: list[Any] = list(transcript.segments)
+        if not segments and transcript.text.strip():
+            segments = [{"start": 0.0, "end": transcript.duration or 0.0,
+                         "text": transcript.text}]
+        content = render_subtitles(segments, fmt)
+    logger.debug("asked for %s, the server answered JSON: converted", fmt)
+    return TranscriptionText(format=fmt, content=content)
+
+
+def _transcript_events(events: Iterator[dict[str, Any]]) -> Iterator[Any]:
+    """A transcription's SSE payloads; a whole JSON answer becomes its ``done`` event."""
+    try:
+        for event in events:
+            yield event if "type" in event else {"type": "transcript.text.done", **event}
+    finally:
+        events.close()  # type: ignore[attr-defined]
+
+
+async def _atranscript_events(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Any]:
+    """The async :func:`_transcript_events`."""
+    try:
+        async for event in events:
+            yield event if "type" in event else {"type": "transcript.text.done", **event}
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+class CompactifAIClient(SyncJobsAPI, _ClientBase[httpx.Client]):
     """Synchronous client for the CompactifAI API.
 
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``; the URL from ``base_url`` or
     ``COMPACTIFAI_BASE_URL`` (default ``https://api.compactif.ai/v1``). Thread safe; reuse one.
+    ``usage_tally=`` (a :class:`compactifai.UsageTally`) adds up the token usage of every chat
+    and text completion answer, streamed or not, per model and time window.
 
     Example:
-        >>> from compactifai import CompactifAIClient
+        >>> from compactifai import CompactifAIClient, default_chat_model
         >>> client = CompactifAIClient(api_key="sk-...")  # doctest: +SKIP
         >>> answer = client.chat_completion(  # doctest: +SKIP
-        ...     model="cai-llama-3-1-8b-slim",
+        ...     model=default_chat_model(),  # COMPACTIFAI_MODEL, or a current model
         ...     messages=[{"role": "user", "content": "What is artificial intelligence?"}],
         ...     max_tokens=100,
         ... )
         >>> print(answer.choices[0].message.content)  # doctest: +SKIP
         >>> for chunk in client.chat_completion_stream(  # doctest: +SKIP
-        ...     model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ...     model=default_chat_model(), messages=[{"role": "user", "content": "Hi"}]
         ... ):
         ...     print(chunk["choices"][0]["delta"].get("content") or "", end="")
     """
@@ -245,6 +302,7 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
         if self._profiles is None:
             try:
                 self._profiles = profiles_from_list(self.list_models())
+                self._pipeline.served_models = frozenset(self._profiles)
             except APIError as err:
                 return _profile_fallback(err, model_id)
         return self._profiles.get(model_id) or profile_from_table(model_id)
@@ -315,6 +373,63 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
 
     # -- audio
 
+    @overload
+    def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: Literal["text", "srt", "vtt"],
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> TranscriptionText: ...
+
+    @overload
+    def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: Literal["json", "verbose_json"] | None = ...,
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> Transcription: ...
+
+    @overload
+    def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: str | None = ...,
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> Transcription | TranscriptionText: ...
+
     def transcribe(
         self,
         file: AudioInput,
@@ -331,11 +446,20 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
         extra_body: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutTypes = None,
-    ) -> Transcription:
-        """``POST /audio/transcriptions``: text and timestamped segments of an audio file.
+    ) -> Transcription | TranscriptionText:
+        """``POST /audio/transcriptions``: the transcript of an audio file.
 
         ``file`` is a path, bytes (with ``filename``), a binary file object, or a
         ``(filename, bytes)`` tuple; it is checked (type, size, emptiness) before upload.
+        Formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm; at most 25 MB (longer
+        recordings: :func:`compactifai.transcripts.transcribe_long` splits them).
+        ``language`` is sent only when given (the service detects it otherwise).
+
+        ``response_format``: ``json`` (the default) and ``verbose_json`` (with the detected
+        language, the duration and timestamped segments) give a
+        :class:`~compactifai.types.Transcription`; ``text``, ``srt`` and ``vtt`` give a
+        :class:`~compactifai.types.TranscriptionText` holding the body as sent. A server that
+        answers JSON to a text format has its answer converted to the format asked for.
         """
         form, files = _transcription_form(
             file, model=model, filename=filename, language=language, prompt=prompt,
@@ -346,11 +470,46 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
         data = self._pipeline.request(
             "POST", "/audio/transcriptions", files=files, data=form,
             timeout=None if timeout is None else to_timeout(timeout),
-            extra_headers=extra_headers,
+            extra_headers=extra_headers, text=response_format in TRANSCRIPTION_TEXT_FORMATS,
         )
-        from .types import Transcription
+        return _transcription_answer(data, response_format)
 
-        return _parse(Transcription, data)
+    def transcribe_stream(
+        self,
+        file: AudioInput,
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        filename: str | None = None,
+        language: str | None = None,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+        chunking_strategy: str | Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = None,
+    ) -> Stream[TranscriptionStreamEvent]:
+        """``POST /audio/transcriptions`` with ``stream=true``: transcript events as they come.
+
+        Events are dicts: ``{"type": "transcript.text.delta", "delta": "..."}`` for each new
+        piece, then ``{"type": "transcript.text.done", "text": "..."}`` with the whole text
+        (OpenAI's shape: the service's OpenAPI documents the ``stream`` field but no event
+        shape). A server that ignores ``stream`` and answers the JSON transcript gives one
+        ``transcript.text.done`` event carrying that answer. As for every stream, nothing is
+        retried once the first event has arrived.
+        """
+        form, files = _transcription_form(
+            file, model=model, filename=filename, language=language, prompt=prompt,
+            temperature=temperature, response_format=None,
+            timestamp_granularities=timestamp_granularities, include=include,
+            chunking_strategy=chunking_strategy, extra_body=extra_body, stream=True,
+        )
+        return Stream(_transcript_events(self._pipeline.stream(
+            "POST", "/audio/transcriptions", files=files, data=form,
+            timeout=None if timeout is None else to_timeout(timeout),
+            extra_headers=extra_headers,
+        )))
 
     # -- usage
 
@@ -379,7 +538,7 @@ class CompactifAIClient(_ClientBase[httpx.Client]):
         return _parse(UsageStatistics, data)
 
 
-class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
+class AsyncCompactifAIClient(AsyncJobsAPI, _ClientBase[httpx.AsyncClient]):
     """Asynchronous client for the CompactifAI API; the twin of :class:`CompactifAIClient`.
 
     One client may serve several event loops one after another (``asyncio.run`` twice): each
@@ -387,16 +546,16 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
 
     Example:
         >>> import asyncio
-        >>> from compactifai import AsyncCompactifAIClient
+        >>> from compactifai import AsyncCompactifAIClient, default_chat_model
         >>> async def main() -> None:
         ...     client = AsyncCompactifAIClient(api_key="sk-...")
         ...     answer = await client.chat_completion(
-        ...         model="cai-llama-3-1-8b-slim",
+        ...         model=default_chat_model(),
         ...         messages=[{"role": "user", "content": "Hello!"}],
         ...     )
         ...     print(answer.choices[0].message.content)
         ...     async for chunk in client.chat_completion_stream(
-        ...         model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ...         model=default_chat_model(), messages=[{"role": "user", "content": "Hi"}]
         ...     ):
         ...         print(chunk["choices"][0]["delta"].get("content") or "", end="")
         >>> asyncio.run(main())  # doctest: +SKIP
@@ -436,6 +595,7 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
         if self._profiles is None:
             try:
                 self._profiles = profiles_from_list(await self.list_models())
+                self._pipeline.served_models = frozenset(self._profiles)
             except APIError as err:
                 return _profile_fallback(err, model_id)
         return self._profiles.get(model_id) or profile_from_table(model_id)
@@ -505,6 +665,63 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
 
     # -- audio
 
+    @overload
+    async def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: Literal["text", "srt", "vtt"],
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> TranscriptionText: ...
+
+    @overload
+    async def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: Literal["json", "verbose_json"] | None = ...,
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> Transcription: ...
+
+    @overload
+    async def transcribe(
+        self,
+        file: AudioInput,
+        *,
+        response_format: str | None = ...,
+        model: str = ...,
+        filename: str | None = ...,
+        language: str | None = ...,
+        prompt: str | None = ...,
+        temperature: float | None = ...,
+        timestamp_granularities: Sequence[str] | None = ...,
+        include: Sequence[str] | None = ...,
+        chunking_strategy: str | Mapping[str, Any] | None = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+        timeout: TimeoutTypes = ...,
+    ) -> Transcription | TranscriptionText: ...
+
     async def transcribe(
         self,
         file: AudioInput,
@@ -521,8 +738,21 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
         extra_body: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutTypes = None,
-    ) -> Transcription:
-        """``POST /audio/transcriptions``: text and timestamped segments of an audio file."""
+    ) -> Transcription | TranscriptionText:
+        """``POST /audio/transcriptions``: the transcript of an audio file.
+
+        ``file`` is a path, bytes (with ``filename``), a binary file object, or a
+        ``(filename, bytes)`` tuple; it is checked (type, size, emptiness) before upload.
+        Formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm; at most 25 MB (longer
+        recordings: :func:`compactifai.transcripts.transcribe_long` splits them).
+        ``language`` is sent only when given (the service detects it otherwise).
+
+        ``response_format``: ``json`` (the default) and ``verbose_json`` (with the detected
+        language, the duration and timestamped segments) give a
+        :class:`~compactifai.types.Transcription`; ``text``, ``srt`` and ``vtt`` give a
+        :class:`~compactifai.types.TranscriptionText` holding the body as sent. A server that
+        answers JSON to a text format has its answer converted to the format asked for.
+        """
         form, files = _transcription_form(
             file, model=model, filename=filename, language=language, prompt=prompt,
             temperature=temperature, response_format=response_format,
@@ -532,11 +762,46 @@ class AsyncCompactifAIClient(_ClientBase[httpx.AsyncClient]):
         data = await self._pipeline.request(
             "POST", "/audio/transcriptions", files=files, data=form,
             timeout=None if timeout is None else to_timeout(timeout),
-            extra_headers=extra_headers,
+            extra_headers=extra_headers, text=response_format in TRANSCRIPTION_TEXT_FORMATS,
         )
-        from .types import Transcription
+        return _transcription_answer(data, response_format)
 
-        return _parse(Transcription, data)
+    def transcribe_stream(
+        self,
+        file: AudioInput,
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        filename: str | None = None,
+        language: str | None = None,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+        chunking_strategy: str | Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = None,
+    ) -> AsyncStream[TranscriptionStreamEvent]:
+        """``POST /audio/transcriptions`` with ``stream=true``: transcript events as they come.
+
+        Events are dicts: ``{"type": "transcript.text.delta", "delta": "..."}`` for each new
+        piece, then ``{"type": "transcript.text.done", "text": "..."}`` with the whole text
+        (OpenAI's shape: the service's OpenAPI documents the ``stream`` field but no event
+        shape). A server that ignores ``stream`` and answers the JSON transcript gives one
+        ``transcript.text.done`` event carrying that answer. As for every stream, nothing is
+        retried once the first event has arrived.
+        """
+        form, files = _transcription_form(
+            file, model=model, filename=filename, language=language, prompt=prompt,
+            temperature=temperature, response_format=None,
+            timestamp_granularities=timestamp_granularities, include=include,
+            chunking_strategy=chunking_strategy, extra_body=extra_body, stream=True,
+        )
+        return AsyncStream(_atranscript_events(self._pipeline.stream(
+            "POST", "/audio/transcriptions", files=files, data=form,
+            timeout=None if timeout is None else to_timeout(timeout),
+            extra_headers=extra_headers,
+        )))
 
     # -- usage
 

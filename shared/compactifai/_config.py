@@ -23,6 +23,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._ratelimit import RateLimit
+    from .usage_tally import UsageTally
 
 __all__ = [
     "API_KEY_ENV",
@@ -34,6 +35,7 @@ __all__ = [
     "ENVIRONMENT",
     "HTTP_BACKENDS",
     "HTTP_BACKEND_ENV",
+    "MODEL_ENV",
     "REGION_BASE_URLS",
     "REGION_ENV",
     "USER_AGENT",
@@ -42,7 +44,9 @@ __all__ = [
     "SecretLike",
     "TimeoutTypes",
     "default_base_url",
+    "default_chat_model",
     "from_environment",
+    "is_local_base_url",
 ]
 
 API_KEY_ENV = "COMPACTIFAI_API_KEY"
@@ -50,6 +54,8 @@ BASE_URL_ENV = "COMPACTIFAI_BASE_URL"
 HTTP_BACKEND_ENV = "COMPACTIFAI_HTTP_BACKEND"
 REGION_ENV = "COMPACTIFAI_REGION"
 APP_ID_ENV = "COMPACTIFAI_APP_ID"
+#: The chat model examples and the integrations use when none is named (``default_chat_model``).
+MODEL_ENV = "COMPACTIFAI_MODEL"
 #: Regional hosts beside the global one (which routes to the fastest region).
 REGION_BASE_URLS = {
     "eu": "https://api-eu.compactif.ai/v1",
@@ -146,6 +152,7 @@ ENVIRONMENT = {
     "region": REGION_ENV,
     "http_backend": HTTP_BACKEND_ENV,
     "app_id": APP_ID_ENV,
+    "model": MODEL_ENV,
 }
 
 
@@ -178,6 +185,49 @@ def default_base_url(region: str | None = None) -> str:
         or _regional_url(from_environment("region"), None)
         or DEFAULT_BASE_URL
     )
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
+
+
+def is_local_base_url(base_url: str) -> bool:
+    """True for a URL on this machine (localhost, 127.x.x.x, ::1): the local server's place.
+
+    Example:
+        >>> is_local_base_url("http://127.0.0.1:8765/v1"), is_local_base_url(DEFAULT_BASE_URL)
+        (True, False)
+    """
+    host = httpx.URL(base_url).host if "://" in base_url else ""
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def default_chat_model(base_url: str | None = None) -> str:
+    """The chat model to use when none is named, the one place examples read it from.
+
+    ``COMPACTIFAI_MODEL`` when set; else, when the base URL (this argument, else the
+    environment's) is on this machine, the local server's chat model
+    (``smollm2-135m-instruct``); else a current model of the service (``hypernova-60b``).
+    For another server on this machine, set ``COMPACTIFAI_MODEL``.
+
+    Example:
+        >>> import os
+        >>> os.environ.pop("COMPACTIFAI_MODEL", None) and None
+        >>> default_chat_model("https://api.compactif.ai/v1")
+        'hypernova-60b'
+        >>> default_chat_model("http://127.0.0.1:8765/v1")
+        'smollm2-135m-instruct'
+        >>> os.environ["COMPACTIFAI_MODEL"] = "glm-5-1"
+        >>> default_chat_model("http://127.0.0.1:8765/v1")
+        'glm-5-1'
+        >>> del os.environ["COMPACTIFAI_MODEL"]
+    """
+    from ._catalogue import DEFAULT_CHAT_MODEL, LOCAL_CHAT_MODEL
+
+    chosen = from_environment("model")
+    if chosen:
+        return chosen
+    url = base_url or from_environment("base_url")
+    return LOCAL_CHAT_MODEL if url and is_local_base_url(url) else DEFAULT_CHAT_MODEL
 
 
 def _regional_url(region: str | None, base_url: str | None) -> str | None:
@@ -235,6 +285,8 @@ class ClientConfig:
     http_backend: str = "httpx"
     #: Sent as ``x-app-id`` (the service's optional per-application tag), when set.
     app_id: str | None = None
+    #: Where every chat/text completion answer's ``usage`` is added (``compactifai.usage_tally``).
+    usage_tally: UsageTally | None = field(default=None, compare=False)
 
     @classmethod
     def resolve(
@@ -250,6 +302,7 @@ class ClientConfig:
         http_backend: str | None = None,
         region: str | None = None,
         app_id: str | None = None,
+        usage_tally: UsageTally | None = None,
     ) -> ClientConfig:
         """Build a configuration from arguments, falling back to the environment.
 
@@ -278,6 +331,11 @@ class ClientConfig:
             raise ConfigurationError(
                 f"rate_limit must be a compactifai.RateLimit, not {type(rate_limit).__name__}"
             )
+        if usage_tally is not None and not callable(getattr(usage_tally, "record_answer", None)):
+            raise ConfigurationError(
+                "usage_tally must be a compactifai.usage_tally.UsageTally, not "
+                f"{type(usage_tally).__name__}"
+            )
         headers = dict(default_headers or {})
         for name in headers:
             if name.lower() == "authorization":
@@ -294,6 +352,7 @@ class ClientConfig:
             rate_limit=rate_limit,
             http_backend=_http_backend(http_backend or from_environment("http_backend")),
             app_id=(app_id or from_environment("app_id") or "").strip() or None,
+            usage_tally=usage_tally,
         )
 
     def headers(self) -> dict[str, str]:

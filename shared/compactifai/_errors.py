@@ -104,11 +104,11 @@ class ModelCapabilityError(InvalidRequestError):
 
     Example:
         >>> from compactifai import check_capabilities, profile_from_table
-        >>> check_capabilities(profile_from_table("cai-llama-3-1-8b-slim"), has_image=True,
-        ...                    has_tools=False)
+        >>> check_capabilities(profile_from_table("mistral-small-3-1"), has_image=False,
+        ...                    has_tools=True)
         Traceback (most recent call last):
         ...
-        compactifai._errors.ModelCapabilityError: model 'cai-llama-3-1-8b-slim' does not take image input...
+        compactifai._errors.ModelCapabilityError: model 'mistral-small-3-1' does not support function calling...
     """
 
     def __init__(self, message: str, *, model: str, capability: str) -> None:
@@ -134,6 +134,10 @@ class APIError(CompactifAIError):
 
     #: The model ids the server listed as available (a 400 for an unknown model), else None.
     available_models: list[str] | None = None
+    #: The withdrawn model a 400/404 was about (``compactifai.WITHDRAWN_MODELS``), else None.
+    withdrawn_model: str | None = None
+    #: When the service withdrew that model (or, for ``EndpointWithdrawnError``, the route).
+    withdrawn_on: str | None = None
     #: The request field the server named (a 422's ``loc``, an error's ``param``), else None.
     param: str | None = None
 
@@ -174,7 +178,8 @@ class APIError(CompactifAIError):
             "code": self.code,
             "headers": dict(self.headers),
         }
-        extra = {"available_models": self.available_models, "param": self.param}
+        extra = {"available_models": self.available_models, "param": self.param,
+                 "withdrawn_model": self.withdrawn_model, "withdrawn_on": self.withdrawn_on}
         return (_rebuild_error, (type(self), self.message, state, extra))
 
 
@@ -373,6 +378,36 @@ def _message_from_body(body: Any, text: str) -> tuple[str, str | None, str | Non
     return text or "(empty body)", None, None
 
 
+_NAMED_MODEL = re.compile(r"\bmodel\s+['\"]([^'\"]+)['\"]", re.IGNORECASE)
+
+
+def note_withdrawn_model(err: APIError, model: str | None = None) -> None:
+    """Say on a 400/404 that the model it is about was withdrawn by the service, and when.
+
+    The model is the one the request named (``model``), else the one the server's message
+    names (``Model 'x' not found``). Nothing changes for a model that was not withdrawn.
+
+    Example:
+        >>> err = BadRequestError("Model 'gpt-oss-20b' not found; available: [glm-5-1]",
+        ...                       status_code=400)
+        >>> note_withdrawn_model(err)
+        >>> err.withdrawn_model, err.withdrawn_on, err.available_models
+        ('gpt-oss-20b', '2026-06', None)
+        >>> "withdrawn from the CompactifAI service in 2026-06" in str(err)
+        True
+    """
+    from ._catalogue import withdrawn_notice, withdrawn_on
+
+    named = _NAMED_MODEL.search(err.message)
+    for candidate in (model, named.group(1) if named else None):
+        if candidate and withdrawn_on(candidate) is not None:
+            err.withdrawn_model = candidate
+            err.withdrawn_on = withdrawn_on(candidate)
+            err.message = f"{err.message} -- {withdrawn_notice(candidate)}"
+            err.args = (err.message,)
+            return
+
+
 def _available_models(message: str) -> list[str] | None:
     """``... not found; available: [m1, m2]`` -> ``["m1", "m2"]``."""
     found = _AVAILABLE.search(message)
@@ -416,13 +451,15 @@ def error_from_response(
     *,
     content_type: str | None = None,
     headers: Mapping[str, str] | None = None,
+    model: str | None = None,
 ) -> APIStatusError:
     """Build the typed error for an error answer, whatever its body looks like.
 
     The message is the server's own words in each of its shapes (for a 422, which field and
     why); a 400 that lists the available models exposes them as ``available_models``. An HTML
     page (what proxies and gateways send) gives a short message, the status with its reason
-    phrase and the page's title; the page itself stays on ``body``.
+    phrase and the page's title; the page itself stays on ``body``. A 400 or 404 about a
+    model the service withdrew (``model``, or the one the message names) says so, and when.
 
     Example:
         >>> page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -450,6 +487,8 @@ def error_from_response(
               headers=headers)
     err.param = param
     err.available_models = _available_models(message) if status in (400, 404) else None
+    if status in (400, 404):
+        note_withdrawn_model(err, model)  # ``model``: the one the request named, if known
     return err
 
 

@@ -27,10 +27,10 @@ class Stream(Generic[T]):
     context manager to make the release explicit.
 
     Example:
-        >>> from compactifai import CompactifAIClient
+        >>> from compactifai import CompactifAIClient, default_chat_model
         >>> client = CompactifAIClient(api_key="sk-...")  # doctest: +SKIP
         >>> with client.chat_completion_stream(  # doctest: +SKIP
-        ...     model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ...     model=default_chat_model(), messages=[{"role": "user", "content": "Hi"}]
         ... ) as stream:
         ...     for chunk in stream:
         ...         print(chunk["choices"][0]["delta"].get("content") or "" if chunk["choices"] else "")
@@ -64,7 +64,7 @@ class AsyncStream(Generic[T]):
     Example:
         >>> async def main(client):  # an AsyncCompactifAIClient
         ...     async with client.chat_completion_stream(
-        ...         model="cai-llama-3-1-8b-slim", messages=[{"role": "user", "content": "Hi"}]
+        ...         model="hypernova-60b", messages=[{"role": "user", "content": "Hi"}]
         ...     ) as stream:
         ...         async for chunk in stream:
         ...             print(chunk.get("usage") or "")

@@ -20,7 +20,7 @@ Example (Ray Data; the key reaches the workers through their environment, never 
     >>> ds = ray.data.from_items([{"prompt": "Is 'I love it' positive? yes/no"}])  # doctest: +SKIP
     >>> ds = ds.map_batches(  # doctest: +SKIP
     ...     ChatBatch,
-    ...     fn_constructor_kwargs={"model": "cai-llama-3-1-8b-slim", "max_tokens": 8},
+    ...     fn_constructor_kwargs={"model": "hypernova-60b", "max_tokens": 8},
     ...     concurrency=4,
     ...     batch_size=64,
     ... )
@@ -293,7 +293,7 @@ class ChatBatch:
         >>> import pandas as pd
         >>> from compactifai.batch import ChatBatch
         >>> classify = ChatBatch(
-        ...     model="cai-llama-3-1-8b-slim", api_key="sk-...",
+        ...     model="hypernova-60b", api_key="sk-...",
         ...     system_prompt="Answer 'positive' or 'negative'.", max_tokens=4, temperature=0,
         ... )
         >>> out = classify(pd.DataFrame({"prompt": ["I love it", "Awful."]}))  # doctest: +SKIP
@@ -506,9 +506,10 @@ class TranscriptionBatch:
                     param="filename_column",
                 )
             file = (os.path.basename(name), bytes(audio))
-        return await self.client.transcribe(
+        result: Transcription = await self.client.transcribe(
             file, model=self.model, language=self.language, **params
         )
+        return result
 
     def __call__(self, batch: Batch) -> Batch:
         """Transcribe every row of ``batch``; the same type comes back, rows in order."""

@@ -292,7 +292,7 @@ def test_chat_compactifai_round_trip(api: FakeAPI, roundtrip: Callable[[Any], An
     from langchain_compactifai import ChatCompactifAI
 
     original = ChatCompactifAI(
-        model="cai-llama-3-1-8b-slim",
+        model="hypernova-60b",
         api_key=KEY,
         base_url=BASE_URL,
         temperature=0.2,
@@ -318,7 +318,7 @@ def test_chat_compactifai_round_trip(api: FakeAPI, roundtrip: Callable[[Any], An
     assert copy.invoke("ping").content == "pong"
     body = api.body()
     assert (body["model"], body["temperature"], body["max_tokens"], body["stop"], body["top_k"]) \
-        == ("cai-llama-3-1-8b-slim", 0.2, 5, ["\n"], 3)
+        == ("hypernova-60b", 0.2, 5, ["\n"], 3)
     _assert_sent_with_our_settings(api)
     assert copy.client.config.timeout == httpx.Timeout(9.0, connect=9.0)
     assert copy.client.config.max_retries == 1
@@ -467,7 +467,7 @@ def test_llama_index_llm_round_trip(api: FakeAPI, roundtrip: Callable[[Any], Any
     from llama_index_compactifai import CompactifAI
 
     original = CompactifAI(
-        model="cai-llama-3-1-8b-slim", api_key=KEY, base_url=BASE_URL, temperature=0.3,
+        model="hypernova-60b", api_key=KEY, base_url=BASE_URL, temperature=0.3,
         max_tokens=6, timeout=11.0, max_retries=1, default_headers=HEADERS,
         additional_kwargs={"seed": 7}, context_window=2048,
         http_client=_mock_sync(FakeAPI()), async_http_client=_mock_async(FakeAPI()),

@@ -45,4 +45,6 @@ def test_the_environment_is_read_through_the_configuration(
     assert CompactifAI().base_url == "https://api-eu.compactif.ai/v1"
     monkeypatch.setenv("COMPACTIFAI_BASE_URL", "http://127.0.0.1:9/v1")  # the URL beats a region
     assert ChatCompactifAI().client.base_url == "http://127.0.0.1:9/v1"
-    assert set(ENVIRONMENT) == {"api_key", "base_url", "region", "http_backend", "app_id"}
+    assert set(ENVIRONMENT) == {
+        "api_key", "base_url", "region", "http_backend", "app_id", "model"
+    }

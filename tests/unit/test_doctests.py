@@ -8,19 +8,26 @@ import importlib
 import pytest
 
 MODULES = [
+    "compactifai._audio_split",
     "compactifai._catalogue",
     "compactifai._checks",
     "compactifai._client",
     "compactifai._closing",
     "compactifai._config",
     "compactifai._errors",
+    "compactifai._jobs_api",
     "compactifai._ratelimit",
     "compactifai._requests",
     "compactifai._sse",
     "compactifai._streams",
+    "compactifai._subtitles",
+    "compactifai._tokens",
     "compactifai._wire",
+    "compactifai.batch_jobs",
     "compactifai.transcripts",
     "compactifai.types",
+    "compactifai.types_jobs",
+    "compactifai.usage_tally",
 ]
 
 
