@@ -5,6 +5,8 @@
 - :func:`list_compactifai_models` / :func:`get_compactifai_model_profile`: the catalogue.
 - :class:`CompactifAITranscriptLoader` / :class:`CompactifAITranscriptParser`: audio
   transcripts as Documents.
+- :class:`CompactifAIUsageCallbackHandler` / :func:`get_compactifai_callback`: token usage
+  per model and time window, optionally priced (``compactifai.UsageTally``).
 
 Names are imported on first use, so ``import langchain_compactifai`` stays cheap.
 
@@ -13,7 +15,7 @@ Example:
 
         from langchain_compactifai import ChatCompactifAI
 
-        llm = ChatCompactifAI(model="cai-llama-3-1-8b-slim")  # key from COMPACTIFAI_API_KEY
+        llm = ChatCompactifAI()  # COMPACTIFAI_API_KEY; the model: COMPACTIFAI_MODEL or a default
         print(llm.invoke("Hello!").content)
 """
 
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._common import ModelCapabilityError
+    from .callbacks import CompactifAIUsageCallbackHandler, get_compactifai_callback
     from .chat_models import ChatCompactifAI
     from .document_loaders import CompactifAITranscriptLoader, CompactifAITranscriptParser
     from .llms import CompactifAI
@@ -34,7 +37,9 @@ __all__ = [
     "CompactifAI",
     "CompactifAITranscriptLoader",
     "CompactifAITranscriptParser",
+    "CompactifAIUsageCallbackHandler",
     "ModelCapabilityError",
+    "get_compactifai_callback",
     "get_compactifai_model_profile",
     "list_compactifai_models",
 ]
@@ -48,6 +53,8 @@ _EXPORTS = {
     "list_compactifai_models": ".models",
     "CompactifAITranscriptLoader": ".document_loaders",
     "CompactifAITranscriptParser": ".document_loaders",
+    "CompactifAIUsageCallbackHandler": ".callbacks",
+    "get_compactifai_callback": ".callbacks",
 }
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from compactifai import (
     API_KEY_ENV,
@@ -21,12 +22,17 @@ from compactifai import (
     ModelCapabilityError,
     check_capabilities,
 )
+from compactifai._catalogue import CONTEXT_WINDOWS, DEFAULT_CHAT_MODEL, DEFAULT_CONTEXT_WINDOW
 from compactifai._closing import Closing
-from compactifai._config import default_base_url, from_environment
+from compactifai._config import default_base_url, default_chat_model, from_environment
+from compactifai._tokens import approximate_token_ids, estimate_text_tokens
 from compactifai._wire import CLIENT_SETTINGS, TokenUsage, token_usage
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import ModelProfile as LangChainProfile
     from langchain_core.messages import UsageMetadata
+
+    from compactifai import ModelProfile
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
@@ -37,13 +43,13 @@ __all__ = [
     "build_async_client",
     "build_sync_client",
     "check_capabilities",
+    "check_rate_limit_options",
+    "langchain_profile",
     "move_extra_to_model_kwargs",
     "require_api_key",
     "usage_metadata",
 ]
 
-#: The model used when none is named: CompactifAI's compressed Llama 3.1 8B.
-DEFAULT_CHAT_MODEL = "cai-llama-3-1-8b-slim"
 #: ``ls_provider`` of every LangSmith trace, and ``model_provider`` of every message.
 LS_PROVIDER = "compactifai"
 
@@ -91,6 +97,72 @@ def move_extra_to_model_kwargs(
         )
     values["model_kwargs"] = extra
     return values
+
+
+def check_rate_limit_options(values: Mapping[str, Any]) -> None:
+    """Refuse a rate limiter given under the other option's name, or both options at once.
+
+    ``rate_limiter`` is LangChain's option, with LangChain's meaning: a ``BaseRateLimiter``
+    (e.g. ``InMemoryRateLimiter``) acquired once per model call, as in every LangChain model.
+    ``rate_limit`` is this package's: a ``compactifai.RateLimit`` applied by the transport to
+    each HTTP request, counting tokens per minute as well as requests, and carried to workers
+    when the model is pickled. Both at once would throttle every call twice with no single
+    budget to reason about, so it is refused rather than silently stacked; a limiter of one
+    kind under the other's name is refused too (the two do not take the same objects), with
+    the name to use instead.
+    """
+    limiter = values.get("rate_limiter")
+    limit = values.get("rate_limit")
+    if limiter is not None and callable(getattr(limiter, "reserve", None)):
+        raise ConfigurationError(
+            "rate_limiter= takes LangChain's BaseRateLimiter (e.g. InMemoryRateLimiter); "
+            "pass a compactifai.RateLimit as rate_limit= instead"
+        )
+    if limit is not None and callable(getattr(limit, "acquire", None)):
+        raise ConfigurationError(
+            "rate_limit= takes a compactifai.RateLimit; pass LangChain's "
+            f"{type(limit).__name__} as rate_limiter= instead"
+        )
+    if limiter is not None and limit is not None:
+        raise ConfigurationError(
+            "give rate_limiter= (LangChain's, once per model call) or rate_limit= "
+            "(compactifai.RateLimit: per HTTP request, also tokens per minute), not both"
+        )
+
+
+def langchain_profile(profile: ModelProfile) -> LangChainProfile:
+    """A model's facts -> LangChain's model profile (``BaseChatModel.profile``).
+
+    Only what is known is stated: a capability the model list (or, before it is read, the
+    built-in table) does not state is left out, not set to False, and an unknown model gets
+    no ``max_input_tokens``. Video input is False whatever the model: this chat model refuses
+    video blocks.
+
+    Example:
+        >>> from compactifai._catalogue import profile_from_table
+        >>> facts = langchain_profile(profile_from_table("smollm2-135m-instruct"))
+        >>> facts["max_input_tokens"], facts["tool_calling"], facts["image_inputs"]
+        (2048, True, False)
+        >>> sorted(langchain_profile(profile_from_table("some-new-model")))
+        ['text_inputs', 'text_outputs', 'video_inputs']
+    """
+    out: dict[str, Any] = {
+        "text_inputs": True,
+        "text_outputs": True,
+        "video_inputs": False,
+    }
+    if profile.id in CONTEXT_WINDOWS or profile.context_window != DEFAULT_CONTEXT_WINDOW:
+        out["max_input_tokens"] = profile.context_window  # the server's or the table's
+    if profile.supports_image is not None:
+        out["image_inputs"] = out["image_url_inputs"] = profile.supports_image
+    if profile.supports_audio is not None:
+        out["audio_inputs"] = profile.supports_audio
+    if profile.supports_function_calling is not None:
+        out["tool_calling"] = profile.supports_function_calling
+        if profile.supports_function_calling:
+            # This package sends tool_choice and assembles streamed tool calls itself.
+            out["tool_choice"] = out["tool_call_streaming"] = True
+    return cast("LangChainProfile", out)
 
 
 def env_api_key() -> SecretStr | None:
@@ -155,8 +227,10 @@ class CompactifAIFields(BaseModel, Closing):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    model_name: str = Field(default=DEFAULT_CHAT_MODEL, alias="model")
-    """The model id, e.g. ``cai-llama-3-1-8b-slim`` (``list_compactifai_models()`` lists them)."""
+    model_name: str = Field(default_factory=lambda: default_chat_model(), alias="model")
+    """The model id (``list_compactifai_models()`` lists them). When not given:
+    ``COMPACTIFAI_MODEL``, else the local server's model for a base URL on this machine, else
+    a current model of the service (``compactifai.default_chat_model``)."""
     api_key: SecretStr | None = Field(default_factory=lambda: env_api_key())
     """The API key; read from ``COMPACTIFAI_API_KEY`` when not given."""
     base_url: str = Field(default_factory=lambda: default_base_url())
@@ -193,8 +267,9 @@ class CompactifAIFields(BaseModel, Closing):
     """Headers added to every request."""
     rate_limit: Any | None = Field(default=None, exclude=True)
     """A ``compactifai.RateLimit`` (requests/s and tokens/min) for this process, shared by
-    every object given the same one; unlike ``rate_limiter`` it also counts tokens, and it
-    travels to workers (Ray, multiprocessing) when the object is pickled."""
+    every object given the same one; unlike ``rate_limiter`` (LangChain's, once per call) it
+    applies to each HTTP request, also counts tokens, and travels to workers (Ray,
+    multiprocessing) when the object is pickled. Give one or the other, not both."""
     http_client: Any | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to send sync requests with (proxies, custom transports)."""
     http_async_client: Any | None = Field(default=None, exclude=True)
@@ -202,6 +277,20 @@ class CompactifAIFields(BaseModel, Closing):
 
     _client: CompactifAIClient | None = PrivateAttr(default=None)
     _async_client: AsyncCompactifAIClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_for_base_url(cls, values: Any) -> Any:
+        """No model named but a ``base_url`` given: the default follows that URL (the local
+        server's model on this machine), not the environment's."""
+        if (
+            isinstance(values, dict)
+            and values.get("base_url")
+            and values.get("model") is None
+            and values.get("model_name") is None
+        ):
+            values = {**values, "model": default_chat_model(str(values["base_url"]))}
+        return values
 
     @property
     def client(self) -> CompactifAIClient:
@@ -244,6 +333,40 @@ class CompactifAIFields(BaseModel, Closing):
         fields = {k: v for k, v in state["__dict__"].items() if k != "_serialized"}
         state["__dict__"] = {**fields, "http_client": None, "http_async_client": None}
         return state
+
+    # -- token counts: offline estimates, never a tokenizer download
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Stand-in token ids of ``text``, computed offline (:mod:`compactifai._tokens`).
+
+        LangChain's default downloads a GPT-2 tokenizer, which is not the model's either; these
+        ids are stable hashes of the estimated tokens (count and compare them, do not decode
+        them). ``custom_get_token_ids=`` (a function text -> ids) takes precedence.
+
+        Example:
+            >>> from langchain_compactifai import ChatCompactifAI
+            >>> llm = ChatCompactifAI(api_key="sk-...")
+            >>> len(llm.get_token_ids("Hello world")) == llm.get_num_tokens("Hello world")
+            True
+        """
+        custom = getattr(self, "custom_get_token_ids", None)
+        if custom is not None:
+            return cast("list[int]", custom(text))
+        return approximate_token_ids(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        """An offline estimate of the tokens of ``text`` (exact counts: a response's
+        ``usage_metadata``); ``custom_get_token_ids=`` takes precedence.
+
+        Example:
+            >>> from langchain_compactifai import ChatCompactifAI
+            >>> ChatCompactifAI(api_key="sk-...").get_num_tokens("Hello world, this is a test.")
+            8
+        """
+        custom = getattr(self, "custom_get_token_ids", None)
+        if custom is not None:
+            return len(custom(text))
+        return estimate_text_tokens(text)
 
     @classmethod
     def is_lc_serializable(cls) -> bool:

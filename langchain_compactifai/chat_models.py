@@ -26,31 +26,44 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 from typing_extensions import Self
 
 from compactifai import CompactifAIError, InvalidRequestError, _wire
+from compactifai._catalogue import profile_from_table
+from compactifai._checks import check_min_tokens, check_reasoning_effort
+from compactifai._tokens import estimate_chat_tokens
 from compactifai._wire import (
+    REASONING_KEY,
     ToolArgumentsError,
     ToolCallAssembler,
     collapse_parts,
     dump_arguments,
+    file_part,
     function_tool,
+    input_audio_part,
     join_text,
     load_arguments,
+    media_kinds,
     new_call_id,
+    reasoning_from_parts,
     reasoning_text,
+    settle_tool_choice,
     split_params,
     tool_names,
     wire_tool_call,
+    with_reasoning,
 )
 from compactifai._wire import tool_choice as wire_tool_choice
 
+from ._batches import ChatBatchesMixin  # provider-side batches (issue 13)
 from ._common import (
     LANGCHAIN_KEYWORDS,
     LS_PROVIDER,
     CompactifAIFields,
     check_capabilities,
+    check_rate_limit_options,
+    langchain_profile,
     move_extra_to_model_kwargs,
     require_api_key,
     usage_metadata,
@@ -63,15 +76,19 @@ if TYPE_CHECKING:
         CallbackManagerForLLMRun,
     )
     from langchain_core.language_models import LanguageModelInput
+    from langchain_core.language_models import ModelProfile as LangChainProfile
     from langchain_core.messages import InvalidToolCall, ToolCall, ToolCallChunk
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
+    from compactifai import ModelProfile
     from compactifai.types import ChatCompletion
 
 __all__ = ["ChatCompactifAI"]
 
 _MEDIA_TYPES = frozenset({"file", "audio", "input_audio", "video"})
+#: langchain-openai's mark of a ``developer`` message: ``SystemMessage`` with this key.
+_OPENAI_ROLE = "__openai_role__"
 _SKIPPED_BLOCKS = frozenset(
     {"tool_use", "tool_call", "tool_call_chunk", "reasoning", "thinking", "redacted_thinking"}
 )
@@ -109,13 +126,53 @@ def _image_url(block: Mapping[str, Any]) -> str:
     )
 
 
+def _audio_part(block: Mapping[str, Any]) -> dict[str, Any]:
+    """An audio block (LangChain v1 ``base64``, v0 ``source_type``, OpenAI ``input_audio``)
+    as the API's ``input_audio`` part (:func:`compactifai._wire.input_audio_part`)."""
+    if block.get("type") == "input_audio":
+        ref = block.get("input_audio")
+        ref = ref if isinstance(ref, Mapping) else {}
+        return input_audio_part(ref.get("data") or "", ref.get("format"))
+    data = block.get("base64") or (
+        block.get("data") if block.get("source_type") == "base64" else None
+    )
+    if not data:
+        raise InvalidRequestError(
+            "an audio block must carry base64 data (with its mime_type, audio/wav or "
+            "audio/mpeg): CompactifAI takes no audio URL or file id in a chat",
+            param="messages",
+        )
+    return input_audio_part(data, block.get("mime_type") or block.get("format"))
+
+
+def _file_part(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A file block (LangChain v1 / v0, or OpenAI's ``{"type": "file", "file": {...}}``) as
+    the API's ``file`` part (:func:`compactifai._wire.file_part`)."""
+    ref = block.get("file")
+    if isinstance(ref, Mapping):  # OpenAI's shape already
+        return file_part(data=ref.get("file_data"), file_id=ref.get("file_id"),
+                         filename=ref.get("filename"))
+    extras = block.get("extras") or block.get("metadata") or {}
+    v0_id = block.get("id") if block.get("source_type") == "id" else None
+    return file_part(
+        data=block.get("base64") or (
+            block.get("data") if block.get("source_type") == "base64" else None
+        ),
+        file_id=block.get("file_id") or v0_id,
+        filename=block.get("filename") or (
+            extras.get("filename") if isinstance(extras, Mapping) else None
+        ),
+        mime_type=block.get("mime_type"),
+    )
+
+
 def _content_parts(
-    content: str | list[str | dict[Any, Any]], flags: list[bool]
+    content: str | list[str | dict[Any, Any]], role: str = "user"
 ) -> str | list[dict[str, Any]]:
-    """Message content -> wire content: a string, or a list of text / image_url parts.
+    """Message content -> wire content: a string, or a list of text / image_url /
+    input_audio / file parts (audio and files in user messages only, as the API takes them).
 
     A list holding only text is sent as one string (:func:`compactifai._wire.collapse_parts`).
-    ``flags[0]`` is set when an image is found.
     """
     if isinstance(content, str):
         return content
@@ -133,15 +190,16 @@ def _content_parts(
             if isinstance(original, Mapping) and original.get("detail"):
                 ref["detail"] = original["detail"]
             parts.append({"type": "image_url", "image_url": ref})
-            flags[0] = True
         elif kind in _SKIPPED_BLOCKS:
             continue
         elif kind in _MEDIA_TYPES:
-            raise InvalidRequestError(
-                f"CompactifAI chat models take text and images only; got a {kind!r} block "
-                "(transcribe audio with the transcription endpoint first)",
-                param="messages",
-            )
+            if role != "user" or kind == "video":
+                raise InvalidRequestError(
+                    f"a {kind!r} block cannot be sent in a {role} message: CompactifAI takes "
+                    "audio and files in user messages only (and no video)",
+                    param="messages",
+                )
+            parts.append(_file_part(block) if kind == "file" else _audio_part(block))
         else:  # something this package does not know: let the server judge it
             parts.append(dict(block))
     return collapse_parts(parts)
@@ -168,10 +226,10 @@ def _invalid_tool_call_to_wire(call: InvalidToolCall) -> dict[str, Any]:
     return wire_tool_call(call.get("id"), call.get("name") or "", call.get("args") or "")
 
 
-def _convert_message(message: BaseMessage, flags: list[bool]) -> dict[str, Any]:
+def _convert_message(message: BaseMessage) -> dict[str, Any]:
     """One LangChain message -> one wire message dict (OpenAI shapes)."""
     if isinstance(message, HumanMessage):
-        out: dict[str, Any] = {"role": "user", "content": _content_parts(message.content, flags)}
+        out: dict[str, Any] = {"role": "user", "content": _content_parts(message.content)}
     elif isinstance(message, AIMessage):
         out = {"role": "assistant", "content": _text_only(message.content)}
         calls = [_tool_call_to_wire(c) for c in message.tool_calls]
@@ -180,17 +238,23 @@ def _convert_message(message: BaseMessage, flags: list[bool]) -> dict[str, Any]:
             calls = list(message.additional_kwargs["tool_calls"])
         if calls:
             out["tool_calls"] = calls
+            reasoning = message.additional_kwargs.get(REASONING_KEY)
+            if not isinstance(reasoning, str) and isinstance(message.content, list):
+                reasoning = reasoning_from_parts(message.content)
+            with_reasoning(out, reasoning)
     elif isinstance(message, SystemMessage):
-        out = {"role": "system", "content": _content_parts(message.content, flags)}
+        # langchain-openai's convention: a SystemMessage marked developer is one.
+        role = message.additional_kwargs.get(_OPENAI_ROLE) or "system"
+        out = {"role": role, "content": _content_parts(message.content, role)}
     elif isinstance(message, ToolMessage):
         out = {
             "role": "tool",
             "tool_call_id": message.tool_call_id,
-            "content": _content_parts(message.content, flags),
+            "content": _content_parts(message.content, "tool"),
         }
         return out
     elif isinstance(message, ChatMessage):
-        out = {"role": message.role, "content": _content_parts(message.content, flags)}
+        out = {"role": message.role, "content": _content_parts(message.content, message.role)}
     elif isinstance(message, FunctionMessage):
         return {"role": "function", "name": message.name, "content": _text_only(message.content)}
     else:
@@ -200,10 +264,13 @@ def _convert_message(message: BaseMessage, flags: list[bool]) -> dict[str, Any]:
     return out
 
 
-def _convert_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, Any]], bool]:
-    """LangChain messages -> wire messages, and whether any of them holds an image."""
-    flags = [False]
-    return [_convert_message(m, flags) for m in messages], flags[0]
+def _convert_messages(
+    messages: Sequence[BaseMessage],
+) -> tuple[list[dict[str, Any]], frozenset[str]]:
+    """LangChain messages -> wire messages, and the media they carry ("image", "audio",
+    "file": :func:`compactifai._wire.media_kinds`)."""
+    wire = [_convert_message(m) for m in messages]
+    return wire, media_kinds(wire)
 
 
 # ---------------------------------------------------------------- wire -> LangChain
@@ -398,33 +465,153 @@ def _is_pydantic_class(obj: Any) -> bool:
 # ---------------------------------------------------------------- the model
 
 
-class ChatCompactifAI(CompactifAIFields, BaseChatModel):
+class ChatCompactifAI(ChatBatchesMixin, CompactifAIFields, BaseChatModel):
     """CompactifAI chat models (by Multiverse Computing) in LangChain.
 
-    The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``; the URL from ``base_url`` or
-    ``COMPACTIFAI_BASE_URL`` (default ``https://api.compactif.ai/v1``). Invoke, stream, batch
-    (and their async twins), tool calling, structured output, images on models that take
-    them, token usage on every answer, streamed or not. ``close()`` / ``aclose()`` (or
-    ``with`` / ``async with``) close its connection pools; a later call opens new ones.
+    Invoke, stream, batch (and their async twins), tool calling, structured output, images
+    (and audio, files) on models that take them, token usage on every answer, streamed or not.
+    ``close()`` / ``aclose()`` (or ``with`` / ``async with``) close its connection pools; a
+    later call opens new ones. Lines that need a server are skipped when the examples below
+    run as doctests; the others run.
 
-    Example:
-        .. code-block:: python
+    Setup:
+        Install ``compactifai-integrations`` and set ``COMPACTIFAI_API_KEY`` (and, for another
+        server than the service, ``COMPACTIFAI_BASE_URL``; ``COMPACTIFAI_MODEL`` picks the
+        default model).
 
-            from langchain_compactifai import ChatCompactifAI
+        .. code-block:: bash
 
-            llm = ChatCompactifAI(model="cai-llama-3-1-8b-slim", temperature=0)
-            print(llm.invoke("What is artificial intelligence?").content)
-            for chunk in llm.stream("Write a haiku about compression."):
-                print(chunk.content, end="")
+            pip install -U compactifai-integrations
+            export COMPACTIFAI_API_KEY="your-api-key"
 
-            def get_weather(city: str) -> str:
-                \"\"\"The weather in a city.\"\"\"
-                return "sunny"
+    Key init args — completion params:
+        model: str
+            The model id; default ``COMPACTIFAI_MODEL``, else a current model of the service
+            (``list_compactifai_models()`` lists them).
+        temperature: float | None
+            Sampling temperature, 0 to 2.
+        max_tokens: int | None
+            The most tokens to generate (``max_completion_tokens`` is the API's newer name).
+        stop: list[str] | str | None
+            Sequences where generation stops.
+        stream_usage: bool
+            Whether streams ask for token usage (default True).
 
-            llm.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
+    Key init args — client params:
+        api_key: SecretStr | None
+            Read from ``COMPACTIFAI_API_KEY`` when not given.
+        base_url: str
+            Read from ``COMPACTIFAI_BASE_URL`` when not given (``https://api.compactif.ai/v1``).
+        timeout: float | None
+            Seconds to wait for an answer or for the next stream chunk.
+        max_retries: int
+            Retries of 408/409/429/5xx and connection failures (default 2).
+        rate_limiter: BaseRateLimiter | None
+            LangChain's rate limiter, once per call as in every chat model; or ``rate_limit``
+            (a ``compactifai.RateLimit``, per HTTP request, tokens/min too): one or the other.
 
-            with ChatCompactifAI() as llm:  # the connection pool is closed on exit
-                llm.invoke("Hi")
+    See the full list of init args and their descriptions in the fields below.
+
+    Instantiate:
+        >>> from langchain_compactifai import ChatCompactifAI
+        >>> llm = ChatCompactifAI(
+        ...     # model="...",  # default: COMPACTIFAI_MODEL, else a current model
+        ...     temperature=0,
+        ...     max_tokens=None,
+        ...     timeout=None,
+        ...     max_retries=2,
+        ...     api_key="sk-...",  # or COMPACTIFAI_API_KEY
+        ...     # base_url="...",  # or COMPACTIFAI_BASE_URL
+        ... )
+        >>> llm.get_num_tokens("I love programming.")  # offline estimate, no tokenizer download
+        6
+
+        Keywords that are not fields are sent in the request body as they are (with a
+        warning; ``model_kwargs`` or ``extra_body`` say it on purpose).
+
+    Invoke:
+        >>> messages = [
+        ...     ("system", "Translate the user sentence to French."),
+        ...     ("human", "I love programming."),
+        ... ]
+        >>> llm.invoke(messages).content  # doctest: +SKIP
+        "J'adore la programmation."
+
+    Stream:
+        >>> for chunk in llm.stream(messages):  # doctest: +SKIP
+        ...     print(chunk.text, end="")
+        J'adore la programmation.
+        >>> full = None
+        >>> for chunk in llm.stream(messages):  # doctest: +SKIP
+        ...     full = chunk if full is None else full + chunk
+        >>> full.usage_metadata  # doctest: +SKIP
+        {'input_tokens': 31, 'output_tokens': 7, 'total_tokens': 38}
+
+        The last chunk of a stream carries the usage, the finish reason and the model name
+        (``chunk_position="last"``).
+
+    Async:
+        >>> await llm.ainvoke(messages)  # doctest: +SKIP
+        >>> async for chunk in llm.astream(messages):  # doctest: +SKIP
+        ...     print(chunk.text, end="")
+        >>> await llm.abatch([messages])  # doctest: +SKIP
+
+    Tool calling:
+        >>> from pydantic import BaseModel, Field
+        >>> class GetWeather(BaseModel):
+        ...     '''Get the current weather in a given location.'''
+        ...     location: str = Field(..., description="The city, e.g. Paris")
+        >>> with_tools = llm.bind_tools([GetWeather])  # tool_choice: "auto" is sent
+        >>> msg = with_tools.invoke("What is the weather in Paris?")  # doctest: +SKIP
+        >>> msg.tool_calls  # doctest: +SKIP
+        [{'name': 'GetWeather', 'args': {'location': 'Paris'}, 'id': 'call_...', 'type': 'tool_call'}]
+
+        ``tool_choice``: "auto", "none", "required" (or "any"; with one tool, that tool by
+        name), or a tool's name. A model whose profile says it cannot call tools is refused
+        before the request (``ModelCapabilityError``).
+
+    Structured output:
+        >>> class Joke(BaseModel):
+        ...     '''A joke to tell the user.'''
+        ...     setup: str
+        ...     punchline: str
+        >>> joker = llm.with_structured_output(Joke)  # a forced tool call
+        >>> joker.invoke("Tell me a joke about cats")  # doctest: +SKIP
+        Joke(setup='Why was the cat sitting on the computer?', punchline='To keep an eye on the mouse!')
+
+        ``method="json_schema"`` sends the schema as ``response_format``; ``method="json_mode"``
+        asks for any JSON object; ``include_raw=True`` keeps the message too.
+
+    Image input:
+        >>> image = {"type": "image", "url": "https://example.com/cat.png"}
+        >>> msg = llm.invoke([("human", [{"type": "text", "text": "Describe it"}, image])])  # doctest: +SKIP
+
+        On a model whose profile says it takes no images this is refused before the request.
+
+    Token usage:
+        >>> msg = llm.invoke(messages)  # doctest: +SKIP
+        >>> msg.usage_metadata  # doctest: +SKIP
+        {'input_tokens': 31, 'output_tokens': 7, 'total_tokens': 38}
+        >>> from langchain_core.messages import HumanMessage
+        >>> llm.get_num_tokens_from_messages([HumanMessage("I love programming.")])
+        13
+
+        ``get_num_tokens`` and friends are offline estimates (``compactifai._tokens``); the
+        exact counts are the ``usage_metadata`` of each answer.
+
+    Response metadata:
+        >>> msg.response_metadata  # doctest: +SKIP
+        {'model_name': '...', 'model_provider': 'compactifai', 'id': 'chatcmpl-...', 'finish_reason': 'stop'}
+
+    Model profile:
+        >>> local = ChatCompactifAI(model="smollm2-135m-instruct", api_key="sk-...")
+        >>> local.profile["max_input_tokens"], local.profile["tool_calling"]  # the built-in table
+        (2048, True)
+        >>> local.refresh_profile()["tool_calling"]  # reads the live model list  # doctest: +SKIP
+        True
+
+        ``profile`` (langchain-core's) holds what is known of the model: context window, tool
+        calling, image and audio input; what the server does not state is left out.
     """
 
     max_completion_tokens: int | None = None
@@ -436,12 +623,26 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
     n: int | None = None
     """Choices per request: the API generates exactly one."""
 
+    _profile_is_ours: bool = PrivateAttr(default=False)
+    reasoning_effort: str | None = None
+    """How hard a reasoning model thinks: "none", "low", "medium", "high", "xhigh" or "max"
+    (a model may refuse a level it does not implement; the server's 400 says which it does).
+    Its reasoning comes back in ``additional_kwargs["reasoning_content"]`` and as a standard
+    ``reasoning`` block of ``content_blocks``."""
+    reasoning_enabled: bool | None = None
+    """Turn reasoning on or off, on models that support reasoning control."""
+    min_tokens: int | None = None
+    """The fewest tokens to generate (0 to 150,000)."""
+    ignore_eos: bool | None = None
+    """Generate past the end-of-sequence token, up to ``max_tokens``."""
+
     # -- construction
 
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: Any) -> Any:
         if isinstance(values, dict):
+            check_rate_limit_options(values)
             names = set(cls.model_fields)
             names.update(f.alias for f in cls.model_fields.values() if f.alias)
             values = move_extra_to_model_kwargs(dict(values), names)
@@ -455,6 +656,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
                 f"n={self.n} is not supported: CompactifAI generates one choice per request",
                 param="n",
             )
+        check_reasoning_effort(self.reasoning_effort)
+        check_min_tokens(self.min_tokens)
         return self
 
     # -- LangChain plumbing
@@ -479,6 +682,10 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
             "top_p",
             "seed",
             "n",
+            "reasoning_effort",
+            "reasoning_enabled",
+            "min_tokens",
+            "ignore_eos",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -520,13 +727,83 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
                     totals[key] = totals.get(key, 0) + value
         return {"token_usage": totals, "model_name": model}
 
+    # -- model profile (langchain-core's ``profile``)
+
+    def _resolve_model_profile(self) -> LangChainProfile | None:
+        # At construction no request is made: the built-in table's facts. The live model list
+        # replaces them as soon as this model's client reads it (the first call with tools or
+        # media, or refresh_profile()). A profile the caller gave is never replaced.
+        self._profile_is_ours = True
+        return langchain_profile(profile_from_table(self.model_name))
+
+    def _adopt_profile(self, facts: ModelProfile) -> None:
+        """Take the live model list's facts as ``profile`` (this model's, when not given)."""
+        if self._profile_is_ours and facts.source == "api" and facts.id == self.model_name:
+            self.profile = langchain_profile(facts)
+
+    def refresh_profile(self) -> LangChainProfile:
+        """Read the live model list now (one ``GET /models`` per client, then cached) and
+        return this model's profile; ``profile`` is updated unless you set it yourself. When
+        the list cannot be read, the built-in table's profile is returned.
+
+        Example:
+            >>> from langchain_compactifai import ChatCompactifAI
+            >>> llm = ChatCompactifAI(api_key="sk-...")
+            >>> llm.refresh_profile()["max_input_tokens"]  # doctest: +SKIP
+            131072
+        """
+        try:
+            facts = self.client.model_profile(self.model_name)
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
+        self._adopt_profile(facts)
+        return langchain_profile(facts)
+
+    async def arefresh_profile(self) -> LangChainProfile:
+        """:meth:`refresh_profile`, async."""
+        try:
+            facts = await self.async_client.model_profile(self.model_name)
+        except CompactifAIError as err:
+            raise_as_langchain_error(err)
+        self._adopt_profile(facts)
+        return langchain_profile(facts)
+
+    # -- token counts (offline estimates; exact counts are in ``usage_metadata``)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """An offline estimate of the prompt tokens of ``messages`` (and ``tools``), chat
+        template included (:func:`compactifai._tokens.estimate_chat_tokens`); no tokenizer is
+        downloaded. Text is counted with ``custom_get_token_ids`` when given.
+
+        Example:
+            >>> from langchain_core.messages import HumanMessage, SystemMessage
+            >>> from langchain_compactifai import ChatCompactifAI
+            >>> llm = ChatCompactifAI(api_key="sk-...")
+            >>> llm.get_num_tokens_from_messages([SystemMessage("Be brief."), HumanMessage("Hi")])
+            15
+        """
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        wire = _convert_messages(messages)[0]
+        specs = [function_tool(convert_to_openai_tool(tool)) for tool in tools or ()]
+        custom = self.custom_get_token_ids
+        if custom is None:
+            return estimate_chat_tokens(wire, specs)
+        return estimate_chat_tokens(wire, specs, count=lambda text: len(custom(text)))
+
     # -- transport
 
     def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[str, list[dict[str, Any]], dict[str, Any], bool]:
-        """Model id, wire messages, transport arguments and whether images are present."""
-        wire, has_image = _convert_messages(messages)
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        stream: bool = False,
+    ) -> tuple[str, list[dict[str, Any]], dict[str, Any], frozenset[str]]:
+        """Model id, wire messages, transport arguments and the media the messages carry."""
+        wire, media = _convert_messages(messages)
         params = split_params(
             _wire.CHAT_FIELDS, self._default_params, self.model_kwargs, kwargs, skip=LANGCHAIN_KEYWORDS
         )
@@ -534,19 +811,25 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
             params["stop"] = stop
         elif "stop" in params and not params["stop"]:
             del params["stop"]
-        return kwargs.get("model") or self.model_name, wire, params, has_image
+        # "auto" with tools (not on streams); one tool "required" -> that tool by name
+        settle_tool_choice(params, stream=stream)
+        return kwargs.get("model") or self.model_name, wire, params, media
 
-    def _check(self, model: str, has_image: bool, params: dict[str, Any]) -> None:
+    def _check(self, model: str, media: frozenset[str], params: dict[str, Any]) -> None:
         has_tools = bool(params.get("tools"))
-        if has_image or has_tools:
+        if "image" in media or "audio" in media or has_tools:
             profile = self.client.model_profile(model)
-            check_capabilities(profile, has_image=has_image, has_tools=has_tools)
+            self._adopt_profile(profile)
+            check_capabilities(profile, has_image="image" in media, has_tools=has_tools,
+                               has_audio="audio" in media)
 
-    async def _acheck(self, model: str, has_image: bool, params: dict[str, Any]) -> None:
+    async def _acheck(self, model: str, media: frozenset[str], params: dict[str, Any]) -> None:
         has_tools = bool(params.get("tools"))
-        if has_image or has_tools:
+        if "image" in media or "audio" in media or has_tools:
             profile = await self.async_client.model_profile(model)
-            check_capabilities(profile, has_image=has_image, has_tools=has_tools)
+            self._adopt_profile(profile)
+            check_capabilities(profile, has_image="image" in media, has_tools=has_tools,
+                               has_audio="audio" in media)
 
     def _include_usage(self, kwargs: dict[str, Any]) -> bool:
         value = kwargs.get("stream_usage")
@@ -562,8 +845,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
-            model, wire, params, has_image = self._request(messages, stop, kwargs)
-            self._check(model, has_image, params)
+            model, wire, params, media = self._request(messages, stop, kwargs)
+            self._check(model, media, params)
             response = self.client.chat_completion(model=model, messages=wire, **params)
         except CompactifAIError as err:
             raise_as_langchain_error(err)
@@ -577,8 +860,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
-            model, wire, params, has_image = self._request(messages, stop, kwargs)
-            await self._acheck(model, has_image, params)
+            model, wire, params, media = self._request(messages, stop, kwargs)
+            await self._acheck(model, media, params)
             response = await self.async_client.chat_completion(
                 model=model, messages=wire, **params
             )
@@ -594,8 +877,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         try:
-            model, wire, params, has_image = self._request(messages, stop, kwargs)
-            self._check(model, has_image, params)
+            model, wire, params, media = self._request(messages, stop, kwargs, stream=True)
+            self._check(model, media, params)
             state = _StreamState()
             stream = self.client.chat_completion_stream(
                 model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
@@ -619,8 +902,8 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         try:
-            model, wire, params, has_image = self._request(messages, stop, kwargs)
-            await self._acheck(model, has_image, params)
+            model, wire, params, media = self._request(messages, stop, kwargs, stream=True)
+            await self._acheck(model, media, params)
             state = _StreamState()
             stream = self.async_client.chat_completion_stream(
                 model=model, messages=wire, include_usage=self._include_usage(kwargs), **params
@@ -650,7 +933,9 @@ class ChatCompactifAI(CompactifAIFields, BaseChatModel):
 
         ``tool_choice``: "auto", "none", "required", "any" (= "required"), True (the only
         tool, or "required"), a tool's name, or an OpenAI-style dict (the rules of
-        :func:`compactifai._wire.tool_choice`). ``strict=True`` marks the tools strict and
+        :func:`compactifai._wire.tool_choice`). Nothing chosen sends "auto" explicitly; a
+        "required" with exactly one tool sends that tool by name
+        (:func:`compactifai._wire.request_tool_choice`). ``strict=True`` marks the tools strict and
         makes their schemas so; otherwise no ``strict`` field is sent. A model whose profile
         says it has no function calling is refused when called, before the chat request.
 

@@ -18,6 +18,7 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 from pydantic import SecretStr
 
+from compactifai import MAX_AUDIO_BYTES
 from compactifai._closing import Closing, ClosingLazyClients
 from compactifai._config import from_environment
 from compactifai.transcripts import (
@@ -27,6 +28,7 @@ from compactifai.transcripts import (
     LazyClients,
     Mode,
     OnError,
+    OutputFormat,
     SingleInput,
     TranscriptOptions,
     TranscriptRecord,
@@ -83,12 +85,17 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
     ``language``, ``duration`` and ``segments``: ``[{"id", "start", "end", "text"}, ...]``);
     ``mode="segment"`` one per timestamped segment (metadata ``source``, ``model``,
     ``language``, ``segment_id``, ``start``, ``end`` in seconds, ``avg_logprob``,
-    ``no_speech_prob``), so an answer can cite a moment in the audio.
+    ``no_speech_prob``), so an answer can cite a moment in the audio. ``language`` is the
+    one the service detected (none is sent unless you give one). ``output_format="srt"`` or
+    ``"vtt"`` makes each Document's text the subtitles (mode ``"file"``).
 
-    The blob is checked before it is uploaded: type (mp3, mp4, mpeg, mpga, wav, webm),
-    emptiness and size. The API reference documents no size limit; 25 MB is what
-    Whisper-compatible APIs accept, so larger blobs raise
-    :class:`compactifai.AudioFileError` here rather than after the upload.
+    The blob is checked before it is uploaded: type (flac, m4a, mp3, mp4, mpeg, mpga, ogg,
+    wav, webm) and emptiness. A blob over the service's 25 MB (``max_upload_bytes``) is
+    split on silence into parts under it, transcribed part by part and merged with its
+    timestamps offset to the whole recording (needs ``pip install
+    'compactifai-integrations[audio]'``; ``split_long=False`` refuses it instead). Audio
+    without speech gives a :class:`compactifai.transcripts.NoSpeechWarning` and
+    ``metadata["no_speech"] = True``.
 
     The key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``, the URL from ``base_url`` or
     ``COMPACTIFAI_BASE_URL``. The HTTP clients are built once, on first use; ``close()`` /
@@ -101,8 +108,8 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
             from langchain_core.document_loaders import Blob
             from langchain_compactifai import CompactifAITranscriptParser
 
-            with CompactifAITranscriptParser(mode="segment", language="en") as parser:
-                for doc in parser.lazy_parse(Blob.from_path("meeting.mp3")):
+            with CompactifAITranscriptParser(mode="segment") as parser:  # language detected
+                for doc in parser.lazy_parse(Blob.from_path("meeting.m4a")):
                     print(f"{doc.metadata['start']:7.1f}s  {doc.page_content}")
     """
 
@@ -114,6 +121,9 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
         prompt: str | None = None,
         temperature: float | None = None,
         mode: Mode = "file",
+        output_format: OutputFormat = "text",
+        max_upload_bytes: int = MAX_AUDIO_BYTES,
+        split_long: bool = True,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
@@ -124,11 +134,14 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
         """Set the transcription fields, the mode and the connection.
 
         Args:
-            model: Transcription model (``whisper-large-v3``, or your configured alias).
+            model: Transcription model (default ``cai-whisper-large-v3-turbo-slim``).
             language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             mode: ``"file"`` (one Document per file) or ``"segment"`` (one per segment).
+            output_format: ``"text"``, or ``"srt"``/``"vtt"`` subtitles (mode ``"file"``).
+            max_upload_bytes: The largest file sent whole (the service's 25 MB).
+            split_long: Split a larger file on silence (else refuse it).
             api_key: Defaults to ``COMPACTIFAI_API_KEY``.
             base_url: Defaults to ``COMPACTIFAI_BASE_URL``, else the public API.
             timeout: Seconds to wait for an answer (default: the transport's, 120 s).
@@ -137,7 +150,14 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
             async_client: The same for the async methods.
         """
         self.options = TranscriptOptions(
-            model=model, language=language, prompt=prompt, temperature=temperature, mode=mode
+            model=model,
+            language=language,
+            prompt=prompt,
+            temperature=temperature,
+            mode=mode,
+            output_format=output_format,
+            max_upload_bytes=max_upload_bytes,
+            split_long=split_long,
         )
         self.api_key: SecretStr | None = (
             SecretStr(api_key) if isinstance(api_key, str) else api_key or env_api_key()
@@ -157,14 +177,14 @@ class CompactifAITranscriptParser(BaseBlobParser, ClosingLazyClients):
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """Transcribe one blob; failures raise (naming the blob)."""
         source = _blob_source(blob)
-        source.check()
+        source.check(self.options.max_upload_bytes, split_long=self.options.split_long)
         for record in iter_transcripts(self.clients.sync(), [source], self.options):
             yield _document(record)
 
     async def alazy_parse(self, blob: Blob) -> AsyncIterator[Document]:
         """The async twin of :meth:`lazy_parse`."""
         source = _blob_source(blob)
-        source.check()
+        source.check(self.options.max_upload_bytes, split_long=self.options.split_long)
         async for record in aiter_transcripts(self.clients.aio(), [source], self.options):
             yield _document(record)
 
@@ -182,11 +202,25 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
     ``model``, ``language``, ``segment_id``, ``start`` and ``end`` (seconds), ``avg_logprob``
     and ``no_speech_prob``, so a RAG answer can point at a moment in the audio.
 
+    ``language`` is the one the service detected (none is sent unless you give one).
+    ``output_format="srt"`` or ``"vtt"`` makes each file's Document hold its subtitles
+    (rendered from the segments; mode ``"file"``), for players and subtitle editors.
+
+    Long recordings: a file over the service's 25 MB (``max_upload_bytes``) is split on
+    silence into parts under the limit (``pip install 'compactifai-integrations[audio]'``),
+    the parts are transcribed ``max_concurrency`` at a time and merged: segment ids run on
+    and every timestamp is offset to the whole recording (``metadata["parts"]`` says how
+    many). In mode ``"segment"``, ``lazy_load`` yields a long recording's segments part by
+    part, each part's as soon as it is transcribed (``metadata["part"]``, from 0), and a
+    silent part gives none (with a warning). ``split_long=False`` refuses such files
+    instead. A file without speech gives a
+    :class:`compactifai.transcripts.NoSpeechWarning` and ``metadata["no_speech"] = True``
+    (mode ``"segment"``: no Document).
+
     Bad inputs: every input is checked before anything is uploaded. An unsupported type, a
-    missing or empty file, or a file over 25 MB raises :class:`compactifai.AudioFileError`
-    (:class:`compactifai.AudioFileNotFoundError` for a missing one). The API reference
-    documents no size limit; 25 MB is what Whisper-compatible APIs accept. With
-    ``on_error="skip"`` a bad or failed file is reported (``AudioSkippedWarning`` and the
+    missing or empty file (or, with ``split_long=False``, one over the limit) raises
+    :class:`compactifai.AudioFileError` (:class:`compactifai.AudioFileNotFoundError` for a
+    missing one). With ``on_error="skip"`` a bad or failed file is reported (``AudioSkippedWarning`` and the
     ``compactifai.transcripts`` logger) and the others are still loaded; with ``"raise"``
     (the default) a failed upload raises :class:`compactifai.transcripts.AudioTranscriptionError`
     naming the file. A wrong key, URL or model raises in both modes.
@@ -205,7 +239,7 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
             from langchain_compactifai import CompactifAITranscriptLoader
 
             with CompactifAITranscriptLoader(
-                "recordings/", glob="**/*.mp3", mode="segment", language="en",
+                "recordings/", glob="**/*.mp3", mode="segment",
                 on_error="skip", show_progress=True,
             ) as loader:
                 for doc in loader.lazy_load():
@@ -213,6 +247,11 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
 
             async with CompactifAITranscriptLoader("recordings/") as loader:
                 docs = await loader.aload()  # up to 4 uploads at a time
+
+            # a 3-hour lecture: split in parts under 25 MB, subtitles on one timeline
+            with CompactifAITranscriptLoader("lecture.mp3", output_format="srt") as loader:
+                [doc] = loader.load()
+            Path("lecture.srt").write_text(doc.page_content)
     """
 
     def __init__(
@@ -229,6 +268,9 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
         on_error: OnError = "raise",
         max_concurrency: int = 4,
         show_progress: bool = False,
+        output_format: OutputFormat = "text",
+        max_upload_bytes: int = MAX_AUDIO_BYTES,
+        split_long: bool = True,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
@@ -243,13 +285,17 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
             glob: For folders: the files to take (``"*.mp3"``, ``"**/*.wav"``).
             filename: The name (and so the format) of audio given as bytes.
             mode: ``"file"`` or ``"segment"``.
-            model: Transcription model (``whisper-large-v3``, or your configured alias).
+            model: Transcription model (default ``cai-whisper-large-v3-turbo-slim``).
             language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             on_error: ``"raise"`` or ``"skip"`` a file that cannot be transcribed.
-            max_concurrency: Uploads in flight at once in ``alazy_load``/``aload``.
+            max_concurrency: Uploads in flight at once in ``alazy_load``/``aload`` (and
+                parts of a split recording).
             show_progress: Show a progress bar (needs tqdm).
+            output_format: ``"text"``, or ``"srt"``/``"vtt"`` subtitles (mode ``"file"``).
+            max_upload_bytes: The largest file sent whole (the service's 25 MB).
+            split_long: Split a larger file on silence (else refuse it).
             api_key: Defaults to ``COMPACTIFAI_API_KEY``.
             base_url: Defaults to ``COMPACTIFAI_BASE_URL``, else the public API.
             timeout: Seconds to wait for an answer (default: the transport's, 120 s).
@@ -266,6 +312,9 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
             prompt=prompt,
             temperature=temperature,
             mode=mode,
+            output_format=output_format,
+            max_upload_bytes=max_upload_bytes,
+            split_long=split_long,
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
@@ -294,6 +343,8 @@ class CompactifAITranscriptLoader(BaseLoader, Closing):
             glob=self.glob,
             filename=self.filename,
             on_error=self.options.on_error,
+            max_bytes=self.options.max_upload_bytes,
+            split_long=self.options.split_long,
         )
 
     def lazy_load(self) -> Iterator[Document]:

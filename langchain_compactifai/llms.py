@@ -1,26 +1,40 @@
 """``CompactifAI``: CompactifAI text completions (``POST /completions``) as a LangChain LLM.
 
 Several prompts go out in one request (the API takes a list prompt and answers one choice per
-prompt, by index), ``batch_size`` at a time.
+prompt, by index), ``batch_size`` at a time, as LangChain's OpenAI LLM does. A server that
+refuses a list prompt (an error status, or fewer choices than prompts; some OpenAI-compatible
+servers answer 500) gets one prompt per request from then on, with one warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import Field, model_validator
+from langchain_core.rate_limiters import BaseRateLimiter
+from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from compactifai import CompactifAIError, ResponseDecodeError, _wire
+from compactifai import (
+    APIStatusError,
+    AuthenticationError,
+    CompactifAIError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    _wire,
+)
 from compactifai._wire import split_params
 
 from ._common import (
     LANGCHAIN_KEYWORDS,
     LS_PROVIDER,
     CompactifAIFields,
+    check_rate_limit_options,
     move_extra_to_model_kwargs,
     require_api_key,
 )
@@ -60,6 +74,17 @@ def _generations(
     return [[by_index[i]] for i in range(count)], usage
 
 
+def _refuses_lists(err: CompactifAIError) -> bool:
+    """Whether an error answering a list prompt may be the server refusing lists: any error
+    status but those a single prompt would get as well (key, permission, unknown model or
+    endpoint, rate limit), or fewer choices than prompts."""
+    if isinstance(err, ResponseDecodeError):
+        return True
+    if isinstance(err, (AuthenticationError, PermissionDeniedError, NotFoundError, RateLimitError)):
+        return False
+    return isinstance(err, APIStatusError)
+
+
 def _add_usage(total: dict[str, int], usage: Mapping[str, Any]) -> None:
     for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
         value = usage.get(key)
@@ -79,7 +104,7 @@ class CompactifAI(CompactifAIFields, BaseLLM):
 
             from langchain_compactifai import CompactifAI
 
-            llm = CompactifAI(model="cai-llama-3-1-8b-slim", max_tokens=64, temperature=0)
+            llm = CompactifAI(max_tokens=64, temperature=0)  # model: COMPACTIFAI_MODEL or default
             print(llm.invoke("Write a poem about artificial intelligence"))
             print(llm.batch(["The capital of France is", "The capital of Spain is"]))
             for text in llm.stream("Once upon a time"):
@@ -90,12 +115,20 @@ class CompactifAI(CompactifAIFields, BaseLLM):
     """
 
     batch_size: int = Field(default=20, ge=1)
-    """The most prompts sent in one request."""
+    """The most prompts sent in one request (as LangChain's OpenAI LLM); 1 sends one prompt
+    per request. A server that refuses a list prompt gets one prompt per request from then on
+    (a warning says so once)."""
+    rate_limiter: BaseRateLimiter | None = Field(default=None, exclude=True)
+    """LangChain's rate limiter (e.g. ``InMemoryRateLimiter``), acquired before each request,
+    as chat models acquire it before each call; or use ``rate_limit`` (not both)."""
+
+    _one_prompt_per_request: bool = PrivateAttr(default=False)
 
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: Any) -> Any:
         if isinstance(values, dict):
+            check_rate_limit_options(values)
             names = set(cls.model_fields)
             names.update(f.alias for f in cls.model_fields.values() if f.alias)
             values = move_extra_to_model_kwargs(dict(values), names)
@@ -154,9 +187,81 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         return self.stream_usage if value is None else bool(value)
 
     def _batches(self, prompts: list[str]) -> Iterator[list[str]]:
-        size = self.batch_size
+        size = 1 if self._one_prompt_per_request else self.batch_size
         for start in range(0, len(prompts), size):
             yield prompts[start : start + size]
+
+    def _lists_refused(self, count: int, err: CompactifAIError) -> None:
+        """Remember (once per model object) that the server refuses list prompts."""
+        if not self._one_prompt_per_request:
+            self._one_prompt_per_request = True
+            warnings.warn(
+                f"the server at {self.base_url} refused {count} prompts in one request "
+                f"({type(err).__name__}: {err}); sending one prompt per request from now on "
+                "(batch_size=1 says so up front)",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def _complete(
+        self, model: str, batch: list[str], params: dict[str, Any]
+    ) -> tuple[list[list[Generation]], dict[str, Any]]:
+        """One request for ``batch``; one request per prompt when the server refuses lists."""
+        if len(batch) > 1:
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire(blocking=True)
+            try:
+                response = self.client.completion(model=model, prompt=batch, **params)
+                return _generations(response, len(batch))
+            except CompactifAIError as err:
+                if not _refuses_lists(err):
+                    raise
+                refused: CompactifAIError | None = err
+        else:
+            refused = None
+        generations: list[list[Generation]] = []
+        usage: dict[str, int] = {}
+        for prompt in batch:
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire(blocking=True)
+            response = self.client.completion(model=model, prompt=prompt, **params)
+            gens, one_usage = _generations(response, 1)
+            if refused is not None:  # a single prompt went through: lists were the problem
+                self._lists_refused(len(batch), refused)
+                refused = None
+            generations.extend(gens)
+            _add_usage(usage, one_usage)
+        return generations, usage
+
+    async def _acomplete(
+        self, model: str, batch: list[str], params: dict[str, Any]
+    ) -> tuple[list[list[Generation]], dict[str, Any]]:
+        """:meth:`_complete`, async."""
+        if len(batch) > 1:
+            if self.rate_limiter is not None:
+                await self.rate_limiter.aacquire(blocking=True)
+            try:
+                response = await self.async_client.completion(model=model, prompt=batch, **params)
+                return _generations(response, len(batch))
+            except CompactifAIError as err:
+                if not _refuses_lists(err):
+                    raise
+                refused: CompactifAIError | None = err
+        else:
+            refused = None
+        generations: list[list[Generation]] = []
+        usage: dict[str, int] = {}
+        for prompt in batch:
+            if self.rate_limiter is not None:
+                await self.rate_limiter.aacquire(blocking=True)
+            response = await self.async_client.completion(model=model, prompt=prompt, **params)
+            gens, one_usage = _generations(response, 1)
+            if refused is not None:
+                self._lists_refused(len(batch), refused)
+                refused = None
+            generations.extend(gens)
+            _add_usage(usage, one_usage)
+        return generations, usage
 
     # -- calls
 
@@ -181,10 +286,7 @@ class CompactifAI(CompactifAIFields, BaseLLM):
                     generations.append([text or Generation(text="")])
             else:
                 for batch in self._batches(prompts):
-                    response = self.client.completion(
-                        model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
-                    )
-                    gens, batch_usage = _generations(response, len(batch))
+                    gens, batch_usage = self._complete(model, batch, params)
                     generations.extend(gens)
                     _add_usage(usage, batch_usage)
         except CompactifAIError as err:
@@ -214,10 +316,7 @@ class CompactifAI(CompactifAIFields, BaseLLM):
                     generations.append([text or Generation(text="")])
             else:
                 for batch in self._batches(prompts):
-                    response = await self.async_client.completion(
-                        model=model, prompt=batch[0] if len(batch) == 1 else batch, **params
-                    )
-                    gens, batch_usage = _generations(response, len(batch))
+                    gens, batch_usage = await self._acomplete(model, batch, params)
                     generations.extend(gens)
                     _add_usage(usage, batch_usage)
         except CompactifAIError as err:
@@ -236,6 +335,8 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         try:
             model, params = self._params(stop, kwargs)
             final: dict[str, Any] = {}
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire(blocking=True)
             stream = self.client.completion_stream(
                 model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
             )
@@ -262,6 +363,8 @@ class CompactifAI(CompactifAIFields, BaseLLM):
         try:
             model, params = self._params(stop, kwargs)
             final: dict[str, Any] = {}
+            if self.rate_limiter is not None:
+                await self.rate_limiter.aacquire(blocking=True)
             stream = self.async_client.completion_stream(
                 model=model, prompt=prompt, include_usage=self._include_usage(kwargs), **params
             )

@@ -64,7 +64,7 @@ def get_compactifai_model_profile(
 
             from langchain_compactifai import get_compactifai_model_profile
 
-            profile = get_compactifai_model_profile("cai-llama-3-1-8b-slim")
+            profile = get_compactifai_model_profile("hypernova-60b")
             profile.context_window, profile.supports_function_calling
     """
     with CompactifAIClient(

@@ -2,12 +2,14 @@
 
 - :class:`CompactifAI`: the LLM (chat, completion, streaming, tools).
 - :class:`CompactifAITranscriptReader`: audio transcripts as Documents.
+- :class:`CompactifAIUsageCallbackHandler`: token usage per model and time window, optionally
+  priced, through the ``CallbackManager`` (``compactifai.UsageTally``).
 
 Example:
     >>> from llama_index_compactifai import CompactifAI, CompactifAITranscriptReader
-    >>> llm = CompactifAI(model="cai-llama-3-1-8b-slim", api_key="sk-...")
+    >>> llm = CompactifAI(model="hypernova-60b", api_key="sk-...")
     >>> llm.metadata.model_name
-    'cai-llama-3-1-8b-slim'
+    'hypernova-60b'
 
 The transport (``compactifai``, httpx) is imported when the first ``CompactifAI`` is built,
 or when ``CompactifAITranscriptReader`` is first used, not here.
@@ -21,12 +23,16 @@ from typing import TYPE_CHECKING, Any
 from .llm import CompactifAI
 
 if TYPE_CHECKING:
+    from .callbacks import CompactifAIUsageCallbackHandler
     from .readers import CompactifAITranscriptReader
 
-__all__ = ["CompactifAI", "CompactifAITranscriptReader"]
+__all__ = ["CompactifAI", "CompactifAITranscriptReader", "CompactifAIUsageCallbackHandler"]
 
 #: public name -> module that defines it (imported when the name is first used).
-_LAZY = {"CompactifAITranscriptReader": ".readers"}
+_LAZY = {
+    "CompactifAITranscriptReader": ".readers",
+    "CompactifAIUsageCallbackHandler": ".callbacks",
+}
 
 
 def __getattr__(name: str) -> Any:

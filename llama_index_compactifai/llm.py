@@ -8,7 +8,7 @@ calls the transport client, and converts the answer back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
@@ -30,12 +30,14 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from typing_extensions import Self
 
+from ._batches import ChatBatchesMixin  # provider-side batches (issue 13)
 from .utils import (
     ChatStreamState,
     CompletionStreamState,
     chat_response_from_completion,
     completion_response_from_chat,
     completion_response_from_completion,
+    has_audio,
     has_images,
     resolve_tool_choice,
     to_wire_messages,
@@ -55,7 +57,11 @@ else:
 __all__ = ["DEFAULT_MODEL", "CompactifAI"]
 
 
-DEFAULT_MODEL = "cai-llama-3-1-8b-slim"
+#: A current model of the service; an LLM built without ``model`` uses
+#: ``compactifai.default_chat_model()`` (``COMPACTIFAI_MODEL``, or the local server's model).
+DEFAULT_MODEL = "hypernova-60b"
+#: Settings sent with every chat request when set (today's service's chat fields).
+_CHAT_SETTINGS = ("reasoning_effort", "reasoning_enabled", "min_tokens", "ignore_eos")
 
 
 class _Clients:
@@ -80,18 +86,21 @@ class _Clients:
         return (_Clients, ())
 
 
-class CompactifAI(FunctionCallingLLM):
+class CompactifAI(ChatBatchesMixin, FunctionCallingLLM):
     """CompactifAI (Multiverse Computing) chat models for LlamaIndex.
 
     Chat, completion, streaming and their async twins; tool calling (``FunctionAgent``,
-    ``structured_predict``); images for models that take them; token usage on every response.
+    ``structured_predict``); images, wav/mp3 audio (``AudioBlock``) and documents
+    (``DocumentBlock``) for models that take them; ``MessageRole.DEVELOPER``; reasoning
+    (``reasoning_effort``) as a ``ThinkingBlock``, streamed too, and sent back with the tool
+    calls of its turn; token usage on every response.
     The API key comes from ``api_key`` or ``COMPACTIFAI_API_KEY``, the URL from ``base_url`` or
     ``COMPACTIFAI_BASE_URL`` (default ``https://api.compactif.ai/v1``).
 
     Example:
         >>> from llama_index.core.llms import ChatMessage
         >>> from llama_index_compactifai import CompactifAI
-        >>> llm = CompactifAI(model="cai-llama-3-1-8b-slim", api_key="sk-...", temperature=0)
+        >>> llm = CompactifAI(model="hypernova-60b", api_key="sk-...", temperature=0)
         >>> llm.metadata.context_window, llm.metadata.is_function_calling_model
         (131072, True)
         >>> print(llm.complete("What is a tensor network?"))  # doctest: +SKIP
@@ -178,6 +187,22 @@ class CompactifAI(FunctionCallingLLM):
         description='What sends async requests: "httpx" (default) or "aiohttp" (the aiohttp '
         "extra; or COMPACTIFAI_HTTP_BACKEND).",
     )
+    reasoning_effort: str | None = Field(
+        default=None,
+        description='How hard a reasoning model thinks: "none", "low", "medium", "high", '
+        '"xhigh" or "max" (a model may refuse a level it does not implement). Its reasoning '
+        "comes back as a ThinkingBlock, streamed too.",
+    )
+    reasoning_enabled: bool | None = Field(
+        default=None, description="Turn reasoning on or off, on models that support it."
+    )
+    min_tokens: int | None = Field(
+        default=None, ge=0, le=150_000, description="The fewest tokens to generate."
+    )
+    ignore_eos: bool | None = Field(
+        default=None,
+        description="Generate past the end-of-sequence token, up to max_tokens.",
+    )
     rate_limit: Any = Field(
         default=None,
         exclude=True,
@@ -189,7 +214,7 @@ class CompactifAI(FunctionCallingLLM):
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
@@ -209,22 +234,30 @@ class CompactifAI(FunctionCallingLLM):
         region: str | None = None,
         app_id: str | None = None,
         http_backend: str | None = None,
+        reasoning_effort: str | None = None,
+        reasoning_enabled: bool | None = None,
+        min_tokens: int | None = None,
+        ignore_eos: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        from compactifai._checks import check_min_tokens, check_reasoning_effort
+
+        check_reasoning_effort(reasoning_effort)
+        check_min_tokens(min_tokens)
         if rate_limit is not None and not callable(getattr(rate_limit, "reserve", None)):
             from compactifai import ConfigurationError
 
             raise ConfigurationError(
                 f"rate_limit must be a compactifai.RateLimit, not {type(rate_limit).__name__}"
             )
-        from compactifai._config import default_base_url, from_environment
+        from compactifai._config import default_base_url, default_chat_model, from_environment
 
         if api_key is None:
             api_key = from_environment("api_key")
         if not base_url:
             base_url = default_base_url(region)
         super().__init__(
-            model=model,
+            model=model or default_chat_model(base_url),
             api_key=api_key,
             base_url=base_url,
             temperature=temperature,
@@ -241,6 +274,10 @@ class CompactifAI(FunctionCallingLLM):
             region=region,
             app_id=app_id,
             http_backend=http_backend,
+            reasoning_effort=reasoning_effort,
+            reasoning_enabled=reasoning_enabled,
+            min_tokens=min_tokens,
+            ignore_eos=ignore_eos,
             **kwargs,
         )
         self._clients.http = http_client
@@ -352,9 +389,31 @@ class CompactifAI(FunctionCallingLLM):
             model_name=self.model,
         )
 
+    @property
+    def tokenizer(self) -> Callable[[str], list[int]]:
+        """A tokenizer function (text -> token ids) for LlamaIndex's ``tokenizer`` arguments,
+        computed offline: no tiktoken file or hub tokenizer is fetched.
+
+        The ids are stand-ins, one per estimated token (stable hashes, not the model's
+        vocabulary: count them, do not decode them; :mod:`compactifai._tokens` says how close
+        the count is). Exact counts come back in each response's usage.
+
+        Example:
+            >>> from llama_index.core.memory import ChatMemoryBuffer
+            >>> llm = CompactifAI(api_key="sk-...")
+            >>> len(llm.tokenizer("Hello world, this is a test."))
+            8
+            >>> memory = ChatMemoryBuffer.from_defaults(llm=llm, tokenizer_fn=llm.tokenizer)
+        """
+        from compactifai._tokens import approximate_token_ids
+
+        return approximate_token_ids
+
     # ------------------------------------------------------------ request building
 
-    def _params(self, kwargs: Mapping[str, Any], completion: bool = False) -> dict[str, Any]:
+    def _params(
+        self, kwargs: Mapping[str, Any], completion: bool = False, stream: bool = False
+    ) -> dict[str, Any]:
         """Named transport arguments from settings, additional_kwargs and call kwargs; every
         other field goes in extra_body (nothing is dropped but None values): the partition
         LangChain's side uses too (:func:`compactifai._wire.split_params`)."""
@@ -363,18 +422,29 @@ class CompactifAI(FunctionCallingLLM):
             settings["temperature"] = self.temperature
         if self.max_tokens is not None:
             settings["max_tokens"] = self.max_tokens
-        return core.split_params(
+        if not completion:
+            for name in _CHAT_SETTINGS:
+                value = getattr(self, name)
+                if value is not None:
+                    settings[name] = value
+        params = core.split_params(
             core.COMPLETION_FIELDS if completion else core.CHAT_FIELDS,
             settings,
             self.additional_kwargs,
             kwargs,
         )
+        if not completion:
+            # "auto" with tools (not on streams); one tool "required" -> that tool by name
+            core.settle_tool_choice(params, stream=stream)
+        return params
 
     def _wire(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        if has_images(messages):
+        image, audio = has_images(messages), has_audio(messages)
+        if image or audio:
             from compactifai import check_capabilities
 
-            check_capabilities(self._profile(), has_image=True, has_tools=False)
+            check_capabilities(self._profile(), has_image=image, has_tools=False,
+                               has_audio=audio)
         return to_wire_messages(messages)
 
     # ------------------------------------------------------------ sync
@@ -397,7 +467,7 @@ class CompactifAI(FunctionCallingLLM):
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         stream = self._sync_client().chat_completion_stream(
-            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+            model=self.model, messages=self._wire(messages), **self._params(kwargs, stream=True)
         )
 
         def gen() -> ChatResponseGen:
@@ -433,7 +503,7 @@ class CompactifAI(FunctionCallingLLM):
         chat = not self.use_completions_endpoint
         if chat:
             stream: Any = client.chat_completion_stream(
-                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs)
+                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs, stream=True)
             )
         else:
             stream = client.completion_stream(
@@ -467,7 +537,7 @@ class CompactifAI(FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         """Async chat, streamed: ``async for`` the cumulative responses."""
         stream = self._async_client().chat_completion_stream(
-            model=self.model, messages=self._wire(messages), **self._params(kwargs)
+            model=self.model, messages=self._wire(messages), **self._params(kwargs, stream=True)
         )
 
         async def gen() -> ChatResponseAsyncGen:
@@ -503,7 +573,7 @@ class CompactifAI(FunctionCallingLLM):
         chat = not self.use_completions_endpoint
         if chat:
             stream: Any = client.chat_completion_stream(
-                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs)
+                model=self.model, messages=self._wire(_user(prompt)), **self._params(kwargs, stream=True)
             )
         else:
             stream = client.completion_stream(
@@ -536,7 +606,8 @@ class CompactifAI(FunctionCallingLLM):
 
         ``tool_required`` asks for ``tool_choice="required"``; ``tool_choice`` may also be a
         mode, the name of one of ``tools`` or the API's object form (the rules LangChain's
-        ``bind_tools`` follows too). Parallel calls are not requested from the
+        ``bind_tools`` follows too): nothing chosen sends "auto" explicitly, and "required"
+        with exactly one tool sends that tool by name. Parallel calls are not requested from the
         server (the API does not document it); without ``allow_parallel_tool_calls`` only the
         first call of an answer is kept.
         """

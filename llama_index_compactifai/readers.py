@@ -15,6 +15,7 @@ from llama_index.core.bridge.pydantic import SecretStr
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 
+from compactifai import MAX_AUDIO_BYTES
 from compactifai._closing import ClosingLazyClients
 from compactifai._config import from_environment
 from compactifai.transcripts import (
@@ -24,6 +25,7 @@ from compactifai.transcripts import (
     LazyClients,
     Mode,
     OnError,
+    OutputFormat,
     TranscriptOptions,
     TranscriptRecord,
     aiter_transcripts,
@@ -41,12 +43,13 @@ __all__ = ["CompactifAITranscriptReader"]
 # (or out of the embedding only, where the LLM needs them to cite a time).
 _EXCLUDED = {
     "file": (
-        ["segments", "model", "language", "duration"],  # embed
-        ["segments", "model"],  # llm
+        ["segments", "model", "language", "duration", "parts", "no_speech", "format"],  # embed
+        ["segments", "model", "parts", "format"],  # llm
     ),
     "segment": (
-        ["segment_id", "start", "end", "avg_logprob", "no_speech_prob", "model", "language"],
-        ["avg_logprob", "no_speech_prob", "model", "segment_id"],
+        ["segment_id", "start", "end", "avg_logprob", "no_speech_prob", "model", "language",
+         "parts", "part"],
+        ["avg_logprob", "no_speech_prob", "model", "segment_id", "parts", "part"],
     ),
 }
 
@@ -66,11 +69,25 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
     ``start`` and ``end`` are shown to the LLM so it can cite the moment; none of the
     numbers is embedded).
 
+    ``language`` is the one the service detected (none is sent unless you give one).
+    ``output_format="srt"`` or ``"vtt"`` makes each file's Document hold its subtitles
+    (rendered from the segments; mode ``"file"``), for players and subtitle editors.
+
+    Long recordings: a file over the service's 25 MB (``max_upload_bytes``) is split on
+    silence into parts under the limit (``pip install 'compactifai-integrations[audio]'``),
+    the parts are transcribed ``max_concurrency`` at a time and merged: segment ids run on
+    and every timestamp is offset to the whole recording (``metadata["parts"]`` says how
+    many). In mode ``"segment"``, ``lazy_load_data`` yields a long recording's segments part by
+    part, each part's as soon as it is transcribed (``metadata["part"]``, from 0), and a
+    silent part gives none (with a warning). ``split_long=False`` refuses such files
+    instead. A file without speech gives a
+    :class:`compactifai.transcripts.NoSpeechWarning` and ``metadata["no_speech"] = True``
+    (mode ``"segment"``: no Document).
+
     Bad inputs: every input is checked before anything is uploaded. An unsupported type, a
-    missing or empty file, or a file over 25 MB raises :class:`compactifai.AudioFileError`
-    (:class:`compactifai.AudioFileNotFoundError` for a missing one). The API reference
-    documents no size limit; 25 MB is what Whisper-compatible APIs accept. With
-    ``on_error="skip"`` a bad or failed file is reported (``AudioSkippedWarning`` and the
+    missing or empty file (or, with ``split_long=False``, one over the limit) raises
+    :class:`compactifai.AudioFileError` (:class:`compactifai.AudioFileNotFoundError` for a
+    missing one). With ``on_error="skip"`` a bad or failed file is reported (``AudioSkippedWarning`` and the
     ``compactifai.transcripts`` logger) and the others are still read; with ``"raise"`` (the
     default) a failed upload raises :class:`compactifai.transcripts.AudioTranscriptionError`
     naming the file. A wrong key, URL or model raises in both modes.
@@ -88,13 +105,18 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
 
             from llama_index_compactifai import CompactifAITranscriptReader
 
-            with CompactifAITranscriptReader(mode="segment", language="en") as reader:
+            with CompactifAITranscriptReader(mode="segment") as reader:  # language detected
                 docs = reader.load_data("recordings/", glob="*.mp3")
             for doc in docs:
                 print(doc.metadata["source"], doc.metadata["start"], doc.text)
 
             async with CompactifAITranscriptReader() as reader:
                 docs = await reader.aload_data(["call-1.wav", "call-2.wav"])
+
+            # a 3-hour lecture: split in parts under 25 MB, subtitles on one timeline
+            with CompactifAITranscriptReader(output_format="vtt") as reader:
+                [doc] = reader.load_data("lecture.mp3")
+            Path("lecture.vtt").write_text(doc.text)
     """
 
     def __init__(
@@ -108,6 +130,9 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
         on_error: OnError = "raise",
         max_concurrency: int = 4,
         show_progress: bool = False,
+        output_format: OutputFormat = "text",
+        max_upload_bytes: int = MAX_AUDIO_BYTES,
+        split_long: bool = True,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
@@ -119,13 +144,17 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
 
         Args:
             mode: ``"file"`` (one Document per file) or ``"segment"`` (one per segment).
-            model: Transcription model (``whisper-large-v3``, or your configured alias).
+            model: Transcription model (default ``cai-whisper-large-v3-turbo-slim``).
             language: ISO code of the spoken language (none: the service detects it).
             prompt: Text to guide the transcription (names, jargon).
             temperature: Sampling temperature, 0 to 1.
             on_error: ``"raise"`` or ``"skip"`` a file that cannot be transcribed.
-            max_concurrency: Uploads in flight at once in ``aload_data``.
+            max_concurrency: Uploads in flight at once in ``aload_data`` (and parts of a
+                split recording).
             show_progress: Show a progress bar (needs tqdm).
+            output_format: ``"text"``, or ``"srt"``/``"vtt"`` subtitles (mode ``"file"``).
+            max_upload_bytes: The largest file sent whole (the service's 25 MB).
+            split_long: Split a larger file on silence (else refuse it).
             api_key: Defaults to ``COMPACTIFAI_API_KEY``.
             base_url: Defaults to ``COMPACTIFAI_BASE_URL``, else the public API.
             timeout: Seconds to wait for an answer (default: the transport's, 120 s).
@@ -142,6 +171,9 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
             on_error=on_error,
             max_concurrency=max_concurrency,
             show_progress=show_progress,
+            output_format=output_format,
+            max_upload_bytes=max_upload_bytes,
+            split_long=split_long,
         )
         key = api_key if api_key is not None else from_environment("api_key")
         self.api_key: SecretStr | None = SecretStr(key) if isinstance(key, str) else key
@@ -171,7 +203,14 @@ class CompactifAITranscriptReader(BaseReader, ClosingLazyClients):
     def _sources(self, file: AudioInputs, glob: str | None, filename: str | None) -> list[
         AudioSource
     ]:
-        return plan_sources(file, glob=glob, filename=filename, on_error=self.options.on_error)
+        return plan_sources(
+            file,
+            glob=glob,
+            filename=filename,
+            on_error=self.options.on_error,
+            max_bytes=self.options.max_upload_bytes,
+            split_long=self.options.split_long,
+        )
 
     def lazy_load_data(
         self,

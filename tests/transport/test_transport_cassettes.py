@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from compactifai import AsyncCompactifAIClient, CompactifAIClient, NotFoundError
+from compactifai.types import TranscriptionText
 
 pytestmark = pytest.mark.usefixtures("cassette")
 
@@ -44,8 +45,13 @@ def test_models(client: CompactifAIClient) -> None:
     assert chat.capabilities.supports_function_calling is True
     assert chat.capabilities.supports_image is False
     assert chat.parameters_number
-    with pytest.raises(NotFoundError):
+    # today's service's model fields (issue 12 §6): the local server sends them too
+    assert chat.capabilities.support_chat_completion is True
+    assert chat.capabilities.supports_responses is False
+    assert chat.parameter_count == 135_000_000  # "135M"
+    with pytest.raises(NotFoundError) as missing:
         client.retrieve_model("no-such-model")
+    assert isinstance(missing.value.body, dict) and set(missing.value.body) == {"detail"}
 
 
 def test_chat_completion(client: CompactifAIClient) -> None:
@@ -102,6 +108,24 @@ def test_transcription(client: CompactifAIClient) -> None:
     starts = [s.start for s in result.segments]
     assert starts == sorted(starts)
     assert all(0 <= s.start < s.end <= result.duration + 0.5 for s in result.segments)
+
+
+def test_transcription_formats_stream_and_detected_language(client: CompactifAIClient) -> None:
+    detected = client.transcribe(SPEECH, model="whisper-base", temperature=0,
+                                 response_format="verbose_json")
+    assert detected.language == "en"  # none was sent: the server detected it
+    # (text and vtt: tests/local/test_transcriptions.py; one text format here keeps it small)
+    subtitles = client.transcribe(SPEECH, model="whisper-base", temperature=0,
+                                  response_format="srt")
+    assert isinstance(subtitles, TranscriptionText) and subtitles.format == "srt"
+    cues = subtitles.segments()
+    assert [c.start for c in cues] == pytest.approx([s.start for s in detected.segments])
+    assert [c.end for c in cues] == pytest.approx([s.end for s in detected.segments])
+    assert "agenda" in subtitles.text.lower()
+    with client.transcribe_stream(SPEECH, model="whisper-base", temperature=0) as stream:
+        events = list(stream)
+    assert events[-1]["type"] == "transcript.text.done"
+    assert "".join(e["delta"] for e in events[:-1]) == events[-1]["text"]
 
 
 def test_usage_statistics(client: CompactifAIClient) -> None:

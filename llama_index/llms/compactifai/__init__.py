@@ -5,8 +5,8 @@ import convention (this folder is a PEP 420 namespace portion of ``llama_index.l
 
 Example:
     >>> from llama_index.llms.compactifai import CompactifAI
-    >>> CompactifAI(model="cai-llama-3-1-8b-slim", api_key="sk-...").metadata.model_name
-    'cai-llama-3-1-8b-slim'
+    >>> CompactifAI(model="hypernova-60b", api_key="sk-...").metadata.model_name
+    'hypernova-60b'
 """
 
 from llama_index_compactifai.llm import CompactifAI

@@ -17,7 +17,7 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from compactifai import InvalidRequestError, NotFoundError
+from compactifai import BadRequestError, InvalidRequestError
 from langchain_compactifai import ChatCompactifAI, ModelCapabilityError
 
 LOCAL_MODEL = "smollm2-135m-instruct"
@@ -42,9 +42,18 @@ NO_IMAGES = (
     "the local server's smollm2-135m-instruct takes no images (its /models entry says "
     "supports_image=false), so ChatCompactifAI refuses the image before the chat request"
 )
-TEXT_AND_IMAGES_ONLY = (
-    "the CompactifAI API takes text and images only (no PDF or audio content), so "
-    "ChatCompactifAI refuses the block before any request"
+NO_AUDIO = (
+    "the local server's smollm2-135m-instruct takes no audio (its /models entry says "
+    "supports_audio=false), so ChatCompactifAI refuses the input_audio part before the chat "
+    "request"
+)
+NO_FILES = (
+    "ChatCompactifAI sends the PDF as a file part (today's service takes them); the local "
+    "server's text-only model refuses it with a 400 naming the model"
+)
+USER_MESSAGES_ONLY = (
+    "the API takes files in user messages only (a tool result is text), so ChatCompactifAI "
+    "refuses a file block in a ToolMessage before any request"
 )
 
 
@@ -106,7 +115,7 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
 
     @property
     def model_override_value(self) -> str:
-        return "cai-llama-3-1-8b-slim"
+        return "glm-5-1"  # a current model of the service; the local server has one model
 
     # -- limits of the local 135M model
 
@@ -135,17 +144,17 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
     def test_image_tool_message(self, model: BaseChatModel) -> None:
         super().test_image_tool_message(model)
 
-    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.xfail(reason=NO_FILES, raises=BadRequestError, strict=True)
     @pytest.mark.usefixtures("no_downloads")
     def test_pdf_inputs(self, model: BaseChatModel) -> None:
         super().test_pdf_inputs(model)
 
-    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.xfail(reason=USER_MESSAGES_ONLY, raises=InvalidRequestError, strict=True)
     @pytest.mark.usefixtures("no_downloads")
     def test_pdf_tool_message(self, model: BaseChatModel) -> None:
         super().test_pdf_tool_message(model)
 
-    @pytest.mark.xfail(reason=TEXT_AND_IMAGES_ONLY, raises=InvalidRequestError, strict=True)
+    @pytest.mark.xfail(reason=NO_AUDIO, raises=ModelCapabilityError, strict=True)
     @pytest.mark.usefixtures("no_downloads")
     @pytest.mark.filterwarnings("ignore:LANGCHAIN_TESTS_USER_AGENT")
     def test_audio_inputs(self, model: BaseChatModel) -> None:
@@ -153,21 +162,22 @@ class TestChatCompactifAIIntegration(ChatModelIntegrationTests):
 
     _ONE_MODEL = (
         "the local server serves a single chat model (smollm2-135m-instruct), so a per-call "
-        "override to another model id is answered 404 model not found"
+        "override to another model id is answered as the service answers an unknown model: "
+        "400 listing the available ids"
     )
 
-    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=BadRequestError, strict=True)
     def test_invoke_with_model_override(self, model: BaseChatModel) -> None:
         super().test_invoke_with_model_override(model)
 
-    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=BadRequestError, strict=True)
     async def test_ainvoke_with_model_override(self, model: BaseChatModel) -> None:
         await super().test_ainvoke_with_model_override(model)
 
-    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=BadRequestError, strict=True)
     def test_stream_with_model_override(self, model: BaseChatModel) -> None:
         super().test_stream_with_model_override(model)
 
-    @pytest.mark.xfail(reason=_ONE_MODEL, raises=NotFoundError, strict=True)
+    @pytest.mark.xfail(reason=_ONE_MODEL, raises=BadRequestError, strict=True)
     async def test_astream_with_model_override(self, model: BaseChatModel) -> None:
         await super().test_astream_with_model_override(model)

@@ -11,6 +11,8 @@ import pytest
 from langchain_compactifai import ChatCompactifAI, CompactifAI
 from tests.helpers import BASE_URL, Handler
 
+from .wire import MODEL
+
 KEY = "sk-test-123456"
 
 
@@ -19,6 +21,7 @@ def chat_model(handler: Handler, **kwargs: Any) -> ChatCompactifAI:
     kwargs.setdefault("max_retries", 0)
     kwargs.setdefault("api_key", KEY)
     kwargs.setdefault("base_url", BASE_URL)
+    kwargs.setdefault("model", MODEL)
     return ChatCompactifAI(
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
@@ -31,6 +34,7 @@ def llm_model(handler: Handler, **kwargs: Any) -> CompactifAI:
     kwargs.setdefault("max_retries", 0)
     kwargs.setdefault("api_key", KEY)
     kwargs.setdefault("base_url", BASE_URL)
+    kwargs.setdefault("model", MODEL)
     return CompactifAI(
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),

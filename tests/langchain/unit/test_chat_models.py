@@ -53,8 +53,12 @@ def aggregate(chunks: list[AIMessageChunk]) -> AIMessageChunk:
 def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPACTIFAI_API_KEY", "sk-env-key-999")
     monkeypatch.setenv("COMPACTIFAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.delenv("COMPACTIFAI_MODEL", raising=False)
     llm = ChatCompactifAI()
-    assert llm.model_name == "cai-llama-3-1-8b-slim"
+    assert llm.model_name == "smollm2-135m-instruct"  # a URL on this machine: the local model
+    assert ChatCompactifAI(base_url="https://api.compactif.ai/v1").model_name == "hypernova-60b"
+    monkeypatch.setenv("COMPACTIFAI_MODEL", "glm-5-1")
+    assert ChatCompactifAI().model_name == "glm-5-1"
     assert isinstance(llm.api_key, SecretStr)
     assert llm.api_key.get_secret_value() == "sk-env-key-999"
     assert llm.base_url == "http://127.0.0.1:9/v1"
@@ -67,8 +71,8 @@ def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_aliases() -> None:
-    llm = ChatCompactifAI(model_name="llama-3-1-8b", api_key="k")
-    assert llm.model_name == "llama-3-1-8b"
+    llm = ChatCompactifAI(model_name="glm-5-1", api_key="k")
+    assert llm.model_name == "glm-5-1"
     assert ChatCompactifAI(model="x", api_key="k").model_name == "x"
 
 
@@ -144,10 +148,10 @@ def test_invoke_sends_parameters_and_returns_message(make_chat: MakeChat) -> Non
     assert isinstance(message, AIMessage)
     assert message.content == "Paris."
     assert message.usage_metadata == {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}
-    assert message.response_metadata["model_name"] == "cai-llama-3-1-8b-slim"
+    assert message.response_metadata["model_name"] == "hypernova-60b"
     (body,) = bodies(handler)
     assert body == {
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "messages": [{"role": "user", "content": "Capital of France?"}],
         "temperature": 0.3,
         "max_tokens": 50,
@@ -184,10 +188,10 @@ def test_model_kwargs_and_call_kwargs_are_sent_never_dropped(make_chat: MakeChat
 
 
 def test_model_override_per_call(make_chat: MakeChat) -> None:
-    handler = route(chat=completion(model="llama-3-3-70b"))
-    message = make_chat(handler).invoke("hi", model="llama-3-3-70b")
-    assert bodies(handler)[0]["model"] == "llama-3-3-70b"
-    assert message.response_metadata["model_name"] == "llama-3-3-70b"
+    handler = route(chat=completion(model="glm-5-1"))
+    message = make_chat(handler).invoke("hi", model="glm-5-1")
+    assert bodies(handler)[0]["model"] == "glm-5-1"
+    assert message.response_metadata["model_name"] == "glm-5-1"
 
 
 def test_default_headers_and_per_call_headers(make_chat: MakeChat) -> None:
@@ -227,11 +231,13 @@ def test_generate_combines_token_usage(make_chat: MakeChat) -> None:
 
 
 def test_ls_params() -> None:
-    llm = ChatCompactifAI(api_key="k", temperature=0.5, max_tokens=10, stop="END")
+    llm = ChatCompactifAI(
+        model="hypernova-60b", api_key="k", temperature=0.5, max_tokens=10, stop="END"
+    )
     params = llm._get_ls_params()
     assert params == {
         "ls_provider": "compactifai",
-        "ls_model_name": "cai-llama-3-1-8b-slim",
+        "ls_model_name": "hypernova-60b",
         "ls_model_type": "chat",
         "ls_temperature": 0.5,
         "ls_max_tokens": 10,
@@ -300,7 +306,7 @@ def test_stream_text_usage_once_and_last_chunk(make_chat: MakeChat) -> None:
     assert all(c.chunk_position is None for c in chunks[:-1])
     full = aggregate(chunks)
     assert full.usage_metadata == {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}
-    assert full.response_metadata["model_name"] == "cai-llama-3-1-8b-slim"
+    assert full.response_metadata["model_name"] == "hypernova-60b"
     assert full.response_metadata["finish_reason"] == "stop"
     assert full.response_metadata["id"] == "chatcmpl-123"
     assert full.response_metadata["model_provider"] == "compactifai"
@@ -343,7 +349,7 @@ def test_invoke_with_streaming_true_aggregates(make_chat: MakeChat) -> None:
     message = make_chat(handler, streaming=True).invoke("hi")
     assert message.content == "Hello"
     assert message.usage_metadata is not None
-    assert message.response_metadata["model_name"] == "cai-llama-3-1-8b-slim"
+    assert message.response_metadata["model_name"] == "hypernova-60b"
     assert bodies(handler)[0]["stream"] is True
 
 
@@ -524,7 +530,7 @@ class Multiply(BaseModel):
     b: int
 
 
-TOOLS_OK = {"cai-llama-3-1-8b-slim": {"supports_function_calling": True}}
+TOOLS_OK = {"hypernova-60b": {"supports_function_calling": True}}
 
 
 def test_bind_tools_formats_every_kind(make_chat: MakeChat) -> None:
@@ -544,7 +550,7 @@ def test_bind_tools_formats_every_kind(make_chat: MakeChat) -> None:
     (body,) = bodies(handler)
     assert [t["function"]["name"] for t in body["tools"]] == ["add", "Multiply", "get_weather", "noop"]
     assert body["tools"][1]["function"]["parameters"]["required"] == ["a", "b"]
-    assert "tool_choice" not in body
+    assert body["tool_choice"] == "auto"  # said explicitly: some servers ignore tools otherwise
     assert all("strict" not in t["function"] for t in body["tools"])
 
 
@@ -553,8 +559,9 @@ def test_bind_tools_formats_every_kind(make_chat: MakeChat) -> None:
     [
         ("auto", "auto"),
         ("none", "none"),
-        ("required", "required"),
-        ("any", "required"),
+        # "required" with one tool: that tool by name (servers without "required" obey it)
+        ("required", {"type": "function", "function": {"name": "get_weather"}}),
+        ("any", {"type": "function", "function": {"name": "get_weather"}}),
         (True, {"type": "function", "function": {"name": "get_weather"}}),
         ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
         (
@@ -573,6 +580,43 @@ def test_tool_choice_true_with_several_tools_is_required(make_chat: MakeChat) ->
     handler = route(chat=completion("ok"), models=model_list(**TOOLS_OK))
     make_chat(handler).bind_tools([get_weather, Multiply], tool_choice=True).invoke("hi")
     assert bodies(handler)[0]["tool_choice"] == "required"
+
+
+@pytest.mark.parametrize("choice", ["required", "any"])
+def test_required_with_several_tools_stays_required(make_chat: MakeChat, choice: str) -> None:
+    handler = route(chat=completion("ok"), models=model_list(**TOOLS_OK))
+    make_chat(handler).bind_tools([get_weather, Multiply], tool_choice=choice).invoke("hi")
+    assert bodies(handler)[0]["tool_choice"] == "required"
+
+
+def test_tool_choice_rule_also_covers_tools_given_as_call_keywords(make_chat: MakeChat) -> None:
+    handler = route(chat=completion("ok"), models=model_list(**TOOLS_OK))
+    tool = {"type": "function", "function": {"name": "noop", "parameters": {}}}
+    llm = make_chat(handler)
+    llm.invoke("hi", tools=[tool])
+    llm.invoke("hi", tools=[tool], tool_choice="any")
+    llm.invoke("hi")
+    first, forced, plain = bodies(handler)
+    assert first["tool_choice"] == "auto"
+    assert forced["tool_choice"] == {"type": "function", "function": {"name": "noop"}}
+    assert "tool_choice" not in plain and "tools" not in plain
+
+
+def test_a_stream_with_tools_sends_auto_only_when_chosen(make_chat: MakeChat) -> None:
+    from .wire import stream_response, text_stream
+
+    handler = route(chat=lambda: stream_response(text_stream("ok")),
+                    models=model_list(**TOOLS_OK))
+    llm = make_chat(handler)
+    list(llm.bind_tools([get_weather]).stream("hi"))
+    list(llm.bind_tools([get_weather], tool_choice="auto").stream("hi"))
+    list(llm.bind_tools([get_weather], tool_choice="any").stream("hi"))
+    implicit, chosen, forced = bodies(handler)
+    # Nothing chosen: nothing sent on a stream (the API's default is "auto"; llama-cpp-python
+    # answers a streamed "auto" with a 500)
+    assert "tool_choice" not in implicit and implicit["tools"]
+    assert chosen["tool_choice"] == "auto"
+    assert forced["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
 
 def test_tool_choice_unknown_name_is_refused(make_chat: MakeChat) -> None:
@@ -621,7 +665,7 @@ def test_plain_chat_reads_no_profile(make_chat: MakeChat) -> None:
 
 
 NO_TOOLS = {"mistral-small-3-1": {"supports_image": True, "supports_function_calling": False}}
-NO_IMAGES = {"cai-llama-3-1-8b-slim": {"supports_image": False, "supports_function_calling": True}}
+NO_IMAGES = {"hypernova-60b": {"supports_image": False, "supports_function_calling": True}}
 
 
 def test_tools_refused_for_a_model_without_function_calling(make_chat: MakeChat) -> None:
@@ -681,7 +725,8 @@ def test_image_check_falls_back_to_the_table_when_models_fail(make_chat: MakeCha
     handler = route(chat=completion("never"), models=failing(404, {"error": {"message": "no"}}))
     message = HumanMessage([IMAGE])
     with pytest.raises(ModelCapabilityError):
-        make_chat(handler).invoke([message])  # the table says cai-llama-3-1-8b-slim: no images
+        # the table says the local model takes no images
+        make_chat(handler, model="smollm2-135m-instruct").invoke([message])
 
 
 # ---------------------------------------------------------------- structured output
@@ -774,7 +819,7 @@ def test_structured_output_bad_method() -> None:
 @pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
 def test_serialization_round_trip_without_the_secret() -> None:
     llm = ChatCompactifAI(
-        api_key="sk-serial-secret-1", model="llama-3-1-8b", temperature=0.2, max_tokens=9
+        api_key="sk-serial-secret-1", model="glm-5-1", temperature=0.2, max_tokens=9
     )
     data = dumpd(llm)
     assert data["id"] == ["langchain_compactifai", "chat_models", "ChatCompactifAI"]
@@ -787,7 +832,7 @@ def test_serialization_round_trip_without_the_secret() -> None:
         allowed_objects=[ChatCompactifAI],
     )
     assert isinstance(back, ChatCompactifAI)
-    assert back.model_name == "llama-3-1-8b"
+    assert back.model_name == "glm-5-1"
     assert back.temperature == 0.2
     assert back.api_key is not None
     assert back.api_key.get_secret_value() == "sk-serial-secret-1"
@@ -850,3 +895,120 @@ def test_rate_limit_reaches_the_transport_and_survives_pickling() -> None:
         assert copy.client.config.rate_limit.tokens_per_minute == 1000
     with pytest.raises(ConfigurationError, match="rate_limit"):
         _ = ChatCompactifAI(model="m", api_key="sk-x", rate_limit="fast").client
+
+
+# ---------------------------------------------------------------- today's chat parameters (issue 12 §5)
+
+_REASONING_FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "reasoning"
+
+
+def _reasoning_fixture(name: str) -> Any:
+    return json.loads((_REASONING_FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def test_todays_parameters_are_fields_sent_with_every_call(make_chat: MakeChat) -> None:
+    handler = route(chat=completion("ok"))
+    llm = make_chat(handler, reasoning_effort="low", reasoning_enabled=True, min_tokens=4,
+                    ignore_eos=False)
+    llm.invoke("hi")
+    llm.invoke("hi", reasoning_effort="xhigh", min_tokens=0)  # a call's own value wins
+    first, second = bodies(handler)
+    assert (first["reasoning_effort"], first["reasoning_enabled"], first["min_tokens"],
+            first["ignore_eos"]) == ("low", True, 4, False)
+    assert second["reasoning_effort"] == "xhigh" and second["min_tokens"] == 0
+    assert "extra_body" not in first and "reasoning_effort" not in make_chat(
+        handler).invoke("hi").additional_kwargs
+
+
+def test_an_unknown_effort_is_refused_naming_the_levels(make_chat: MakeChat) -> None:
+    allowed = "'none', 'low', 'medium', 'high', 'xhigh', 'max'"
+    with pytest.raises(ValidationError, match=allowed):
+        ChatCompactifAI(api_key="k", reasoning_effort="minimal")
+    with pytest.raises(ValidationError, match="min_tokens"):
+        ChatCompactifAI(api_key="k", min_tokens=-1)
+    handler = route(chat=completion("never"))
+    with pytest.raises(InvalidRequestError, match=allowed) as info:
+        make_chat(handler).invoke("hi", reasoning_effort="extreme")
+    assert info.value.param == "reasoning_effort" and not handler.requests
+
+
+def test_a_level_the_model_refuses_surfaces_as_the_servers_typed_error(
+    make_chat: MakeChat,
+) -> None:
+    refusal = {"error": {"message": "Invalid request: model 'hypernova-60b' does not support "
+                         "reasoning_effort 'max'; supported: [low, medium, high]",
+                         "type": "invalid_request_error", "param": None, "code": None}}
+    handler = route(chat=failing(400, refusal))
+    with pytest.raises(BadRequestError, match="supported: \\[low, medium, high\\]") as info:
+        make_chat(handler, reasoning_effort="max").invoke("hi")
+    assert info.value.status_code == 400
+
+
+def test_reasoning_answer_has_a_standard_reasoning_block(make_chat: MakeChat) -> None:
+    handler = route(chat=_reasoning_fixture("final_answer.json"))
+    message = make_chat(handler, reasoning_effort="low").invoke("Weather in Bilbao?")
+    assert message.additional_kwargs["reasoning_content"] == (
+        "The tool says 18 C and cloudy. Answer briefly.")
+    assert [b["type"] for b in message.content_blocks] == ["reasoning", "text"]
+    v1 = make_chat(handler, output_version="v1").invoke("Weather in Bilbao?")
+    assert isinstance(v1.content, list) and v1.content[0]["type"] == "reasoning"
+
+
+def test_streamed_reasoning_without_a_usage_chunk(make_chat: MakeChat) -> None:
+    """hypernova-60b-shaped stream: reasoning deltas, a tool call, no usage chunk (the
+    service does not promise one): nothing warns, nothing fails, usage is simply absent."""
+    chunks = _reasoning_fixture("stream_without_usage.json")
+    handler = route(chat=streamed(chunks))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts = list(make_chat(handler).stream("Weather in Bilbao?"))
+    full = aggregate(parts)
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks)
+    assert full.additional_kwargs["reasoning_content"] == reasoning
+    assert full.content_blocks[0] == {"type": "reasoning", "reasoning": reasoning}
+    assert full.tool_calls == [{"name": "get_weather", "args": {"city": "Bilbao"},
+                                "id": "chatcmpl-tool-4b1e9f0c2d7a4c3e", "type": "tool_call"}]
+    assert full.usage_metadata is None
+    assert full.response_metadata["finish_reason"] == "tool_calls"
+
+
+async def test_astream_reasoning_without_a_usage_chunk(make_chat: MakeChat) -> None:
+    handler = route(chat=streamed(_reasoning_fixture("stream_without_usage.json")))
+    parts = [c async for c in make_chat(handler).astream("Weather?")]
+    full = aggregate(parts)
+    assert full.additional_kwargs["reasoning_content"].startswith("The user asks")
+    assert full.usage_metadata is None
+
+
+def test_tool_loop_sends_the_reasoning_back(make_chat: MakeChat) -> None:
+    """The multi-turn tool loop of a reasoning model: the assistant turn that called the
+    tool goes back with its reasoning, the next request carries it."""
+    handler = route(chat=[_reasoning_fixture("tool_call_answer.json"),
+                          _reasoning_fixture("final_answer.json")],
+                    models=model_list(**{"hypernova-60b": {"supports_function_calling": True}}))
+    llm = make_chat(handler).bind_tools([get_weather])
+    question = HumanMessage("Weather in Bilbao?")
+    turn = llm.invoke([question])
+    result = ToolMessage("18 C, cloudy", tool_call_id=turn.tool_calls[0]["id"])
+    final = llm.invoke([question, turn, result])
+    assert final.content == "It is 18 °C and cloudy in Bilbao."
+    sent = bodies(handler)[1]["messages"][1]
+    assert sent["role"] == "assistant"
+    assert sent["reasoning_content"] == turn.additional_kwargs["reasoning_content"]
+    assert sent["tool_calls"][0]["id"] == "chatcmpl-tool-4b1e9f0c2d7a4c3e"
+
+
+AUDIO = {"type": "audio", "base64": "UklGRg==", "mime_type": "audio/wav"}
+
+
+def test_audio_refused_only_when_the_model_says_no(make_chat: MakeChat) -> None:
+    no_audio = model_list(**{"hypernova-60b": {"supports_audio": False}})
+    handler = route(chat=completion("never"), models=no_audio)
+    message = HumanMessage([{"type": "text", "text": "What is said?"}, AUDIO])
+    with pytest.raises(ModelCapabilityError, match="does not take audio") as info:
+        make_chat(handler).invoke([message])
+    assert info.value.capability == "audio"
+    assert all(r.url.path == "/v1/models" for r in handler.requests)
+    unknown = route(chat=completion("Hello."), models=model_list(**{"hypernova-60b": {}}))
+    assert make_chat(unknown).invoke([message]).content == "Hello."  # not stated: allowed
+    assert bodies(unknown)[0]["messages"][0]["content"][1]["type"] == "input_audio"

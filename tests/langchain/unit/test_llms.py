@@ -106,9 +106,124 @@ def test_batch_size_splits_requests_and_sums_usage(make_llm: MakeLLM) -> None:
 
 
 def test_missing_choice_is_an_error(make_llm: MakeLLM) -> None:
-    handler = route(completions=completion("only one"))
-    with pytest.raises(ResponseDecodeError, match="1 choice"):
-        make_llm(handler).generate(["a", "b"])
+    handler = route(completions=completion())  # no choice at all, for one prompt
+    with pytest.raises(ResponseDecodeError, match="0 choice"):
+        make_llm(handler).generate(["a"])
+
+
+def test_fewer_choices_than_prompts_falls_back_to_one_prompt_per_request(
+    make_llm: MakeLLM,
+) -> None:
+    handler = route(completions=[completion("only one"), completion("A"), completion("B")])
+    with pytest.warns(UserWarning, match="one prompt per request"):
+        result = make_llm(handler).generate(["a", "b"])
+    assert [g[0].text for g in result.generations] == ["A", "B"]
+    assert [b["prompt"] for b in bodies(handler, PATH)] == [["a", "b"], "a", "b"]
+
+
+# ---------------------------------------------------------------- servers refusing lists
+
+
+def _list_refused(status: int = 500) -> Any:
+    """A server that answers ``status`` to a list prompt and completes single prompts."""
+    import json
+
+    from tests.helpers import json_response
+
+    def answer(request: Any) -> Any:
+        prompt = json.loads(request.content)["prompt"]
+        if isinstance(prompt, list):
+            return json_response({"error": {"message": "prompt must be a string"}}, status=status)
+        return json_response(completion(f"<{prompt}>"))
+
+    requests: list[Any] = []
+
+    def handler(request: Any) -> Any:
+        request.read()
+        requests.append(request)
+        return answer(request)
+
+    handler.requests = requests  # type: ignore[attr-defined]
+    return handler
+
+
+@pytest.mark.parametrize("status", [500, 400, 422])
+def test_a_refused_list_falls_back_once_and_is_remembered(make_llm: MakeLLM, status: int) -> None:
+    import warnings
+
+    handler = _list_refused(status)
+    llm = make_llm(handler, batch_size=2)
+    with pytest.warns(UserWarning, match="refused 2 prompts in one request") as caught:
+        assert llm.batch(["a", "b", "c"]) == ["<a>", "<b>", "<c>"]
+    assert len([w for w in caught if "one prompt per request" in str(w.message)]) == 1
+    # list, then each prompt of that batch, then the rest one by one
+    assert [b["prompt"] for b in bodies(handler, PATH)] == [["a", "b"], "a", "b", "c"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # remembered: no second list, no second warning
+        assert llm.batch(["d", "e"]) == ["<d>", "<e>"]
+    assert [b["prompt"] for b in bodies(handler, PATH)][-2:] == ["d", "e"]
+
+
+async def test_async_falls_back_too(make_llm: MakeLLM) -> None:
+    handler = _list_refused()
+    llm = make_llm(handler)
+    with pytest.warns(UserWarning, match="one prompt per request"):
+        assert await llm.abatch(["a", "b"]) == ["<a>", "<b>"]
+    assert [b["prompt"] for b in bodies(handler, PATH)] == [["a", "b"], "a", "b"]
+    assert await llm.abatch(["c", "d"]) == ["<c>", "<d>"]
+    assert [b["prompt"] for b in bodies(handler, PATH)][-2:] == ["c", "d"]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 429])
+def test_errors_a_single_prompt_would_get_do_not_fall_back(make_llm: MakeLLM, status: int) -> None:
+    handler = _list_refused(status)
+    with pytest.raises(Exception) as raised:
+        make_llm(handler).batch(["a", "b"])
+    assert getattr(raised.value, "status_code", None) == status
+    assert len(bodies(handler, PATH)) == 1
+
+
+def test_when_single_prompts_fail_too_their_error_is_raised_and_nothing_is_remembered(
+    make_llm: MakeLLM,
+) -> None:
+    handler = route(completions=failing(500, {"error": {"message": "down"}}))
+    llm = make_llm(handler)
+    with pytest.raises(Exception, match="down"):
+        llm.batch(["a", "b"])
+    assert [b["prompt"] for b in bodies(handler, PATH)] == [["a", "b"], "a"]
+    assert llm._one_prompt_per_request is False
+
+
+def test_batch_size_one_never_sends_a_list(make_llm: MakeLLM) -> None:
+    handler = _list_refused()
+    assert make_llm(handler, batch_size=1).batch(["a", "b"]) == ["<a>", "<b>"]
+    assert [b["prompt"] for b in bodies(handler, PATH)] == ["a", "b"]
+
+
+def test_langchain_rate_limiter_is_acquired_before_each_request(make_llm: MakeLLM) -> None:
+    from langchain_core.rate_limiters import BaseRateLimiter
+
+    class Counting(BaseRateLimiter):
+        def __init__(self) -> None:
+            self.acquired = 0
+
+        def acquire(self, *, blocking: bool = True) -> bool:
+            self.acquired += 1
+            return True
+
+        async def aacquire(self, *, blocking: bool = True) -> bool:
+            self.acquired += 1
+            return True
+
+    limiter = Counting()
+    handler = route(completions=[completion("1", "2"), completion("3"), *[completion("s")] * 4])
+    llm = make_llm(handler, batch_size=2, rate_limiter=limiter)
+    llm.generate(["a", "b", "c"])
+    assert limiter.acquired == 2 == len(bodies(handler, PATH))
+    assert "rate_limiter" not in bodies(handler, PATH)[0]  # never sent to the API
+    streaming = make_llm(route(completions=streamed(STREAM)), rate_limiter=limiter)
+    assert "".join(streaming.stream("Tell a story")) == "Once upon"
+    assert limiter.acquired == 3  # a stream is one request
 
 
 async def test_async(make_llm: MakeLLM) -> None:
@@ -180,8 +295,8 @@ def test_errors_are_typed(make_llm: MakeLLM) -> None:
 
 def test_env_aliases_serialization_and_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPACTIFAI_API_KEY", "sk-llm-secret-7")
-    llm = CompactifAI(model="llama-3-1-8b", max_tokens=5)
-    assert llm.model_name == "llama-3-1-8b"
+    llm = CompactifAI(model="glm-5-1", max_tokens=5)
+    assert llm.model_name == "glm-5-1"
     assert "sk-llm-secret-7" not in repr(llm)
     data = dumpd(llm)
     assert data["id"] == ["langchain_compactifai", "llms", "CompactifAI"]
@@ -191,4 +306,4 @@ def test_env_aliases_serialization_and_pickle(monkeypatch: pytest.MonkeyPatch) -
     assert back.max_tokens == 5
     params = llm._get_ls_params()
     assert params["ls_provider"] == "compactifai"
-    assert params["ls_model_name"] == "llama-3-1-8b"
+    assert params["ls_model_name"] == "glm-5-1"

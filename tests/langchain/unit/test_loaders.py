@@ -14,17 +14,25 @@ from langchain_core.documents import Document
 from pydantic import SecretStr
 
 from compactifai import AudioFileError, AudioFileNotFoundError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
+from compactifai.transcripts import (
+    AudioSkippedWarning,
+    AudioTranscriptionError,
+    NoSpeechWarning,
+)
 from langchain_compactifai.document_loaders import (
     CompactifAITranscriptLoader,
     CompactifAITranscriptParser,
 )
-from tests.helpers import async_client, sync_client
+from tests.helpers import async_client, json_response, sync_client
 from tests.unit.test_transcripts import (
     WAV,
+    ListeningServer,
     TranscribeServer,
     big_file,
     form_fields,
+    silent_wav,
+    transcription,
+    uploaded_name,
     write_audio,
 )
 
@@ -116,7 +124,7 @@ def test_file_mode_metadata(tmp_path: Path) -> None:
     [doc] = loader(path).load()
     assert doc.metadata == {
         "source": str(path),
-        "model": "whisper-large-v3",
+        "model": "cai-whisper-large-v3-turbo-slim",
         "language": "en",
         "duration": 4.0,
         "segments": [
@@ -153,7 +161,7 @@ def test_every_documented_form_field_is_sent() -> None:
     assert fields["temperature"] == ["0.0"]
     default = TranscribeServer()
     loader(("a.wav", WAV), default).load()
-    assert form_fields(default.requests[0])["model"] == ["whisper-large-v3"]
+    assert form_fields(default.requests[0])["model"] == ["cai-whisper-large-v3-turbo-slim"]
     assert "language" not in form_fields(default.requests[0])
 
 
@@ -366,3 +374,68 @@ def test_loader_and_parser_pickle(tmp_path: Path, monkeypatch) -> None:
     assert copy.parser.clients._sync is None
     assert copy.parser.clients.sync().config.api_key.get_secret_value() == "sk-from-env-123"
     pickle.loads(pickle.dumps(CompactifAITranscriptParser()))
+
+
+# ---------------------------------------------------------------- today's service
+
+
+LECTURE = Path(__file__).resolve().parents[2] / "fixtures" / "lecture.wav"
+
+
+class FrenchServer(TranscribeServer):
+    def _answer(self, request):  # type: ignore[no-untyped-def]
+        return json_response(transcription(uploaded_name(request), language="fr"))
+
+
+def test_the_detected_language_is_in_the_metadata_and_none_is_sent() -> None:
+    server = FrenchServer()
+    [doc] = loader(("a.wav", WAV), server).load()
+    assert doc.metadata["language"] == "fr"
+    assert "language" not in form_fields(server.requests[0])
+    segments = loader(("a.wav", WAV), FrenchServer(), mode="segment").load()
+    assert {d.metadata["language"] for d in segments} == {"fr"}
+
+
+@pytest.mark.parametrize(("fmt", "head"), [("srt", "1\n00:00:00,000 --> 00:00:02,000\n"),
+                                           ("vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n")])
+def test_documents_can_hold_subtitles(fmt: str, head: str) -> None:
+    [doc] = loader(("a.wav", WAV), output_format=fmt).load()
+    assert doc.page_content.startswith(head + "a.wav part 0.\n")
+    assert doc.metadata["format"] == fmt and len(doc.metadata["segments"]) == 2
+    [parsed] = CompactifAITranscriptParser(
+        output_format=fmt, client=sync_client(TranscribeServer())
+    ).parse(Blob.from_data(WAV, path="a.wav"))
+    assert parsed.page_content == doc.page_content
+    with pytest.raises(ValueError, match="mode='file'"):
+        loader(("a.wav", WAV), output_format=fmt, mode="segment")
+
+
+async def test_a_silent_file_warns_and_is_flagged() -> None:
+    silence = silent_wav()
+    server = ListeningServer()
+    with pytest.warns(NoSpeechWarning, match=r"'silence\.wav' holds no speech"):
+        [doc] = loader([("silence.wav", silence), ("a.wav", WAV)], server).load()[:1]
+    assert doc.metadata["no_speech"] is True and doc.metadata["source"] == "silence.wav"
+    with pytest.warns(NoSpeechWarning):
+        docs = await loader([("silence.wav", silence), ("a.wav", WAV)], server,
+                            mode="segment").aload()
+    assert sources(docs) == ["a.wav", "a.wav"]  # the silent file gives no segment
+    assert all("no_speech" not in d.metadata for d in docs)
+
+
+async def test_a_recording_over_the_limit_is_split_and_its_timestamps_offset() -> None:
+    pytest.importorskip("av")
+    server = TranscribeServer()
+    docs = loader(LECTURE, server, mode="segment", max_upload_bytes=100_000).load()
+    assert sorted(server.names) == [f"lecture.part{i}.wav" for i in range(3)]
+    assert [d.metadata["segment_id"] for d in docs] == list(range(6))
+    starts = [d.metadata["start"] for d in docs]
+    assert starts == sorted(starts) and starts[2] == pytest.approx(2.64)
+    assert docs[-1].metadata["end"] <= 8.25 and docs[0].metadata["parts"] == 3
+    adocs = await loader(LECTURE, TranscribeServer(), mode="segment",
+                         max_upload_bytes=100_000, max_concurrency=2).aload()
+    assert [d.metadata for d in adocs] == [d.metadata for d in docs]
+    [whole] = loader(LECTURE, output_format="vtt", max_upload_bytes=100_000).load()
+    assert whole.page_content.count(" --> ") == 6 and whole.metadata["parts"] == 3
+    with pytest.raises(AudioFileError, match="100,000 bytes"):
+        loader(LECTURE, max_upload_bytes=100_000, split_long=False).load()

@@ -144,7 +144,7 @@ def test_a_stream_broken_midway_is_a_connection_error(make_chat: MakeChat) -> No
 
 
 def test_refusals_before_sending_are_invalid_requests(make_chat: MakeChat) -> None:
-    models = model_list(**{"cai-llama-3-1-8b-slim": {"supports_image": False}})
+    models = model_list(**{"hypernova-60b": {"supports_image": False}})
     image = {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}
     llm = make_chat(route(models=models))
     with pytest.raises(ModelCapabilityError) as info:

@@ -15,7 +15,7 @@ from .wire import model_list, route
 
 MODELS = model_list(
     **{
-        "cai-llama-3-1-8b-slim": {"supports_function_calling": True},
+        "hypernova-60b": {"supports_function_calling": True},
         "mistral-small-3-1": {"supports_image": True},
     }
 )
@@ -30,7 +30,7 @@ def test_list_models() -> None:
     models = list_compactifai_models(
         api_key="k", base_url="https://compactifai.test/v1", http_client=client(handler)
     )
-    assert [m.id for m in models.data] == ["cai-llama-3-1-8b-slim", "mistral-small-3-1"]
+    assert [m.id for m in models.data] == ["hypernova-60b", "mistral-small-3-1"]
     assert models.data[1].capabilities.supports_image is True
     assert models.data[1].capabilities.supports_function_calling is None  # not stated: unknown
 
@@ -38,7 +38,7 @@ def test_list_models() -> None:
 def test_model_profile() -> None:
     handler = route(models=MODELS)
     profile = get_compactifai_model_profile(
-        "cai-llama-3-1-8b-slim",
+        "hypernova-60b",
         api_key="k",
         base_url="https://compactifai.test/v1",
         http_client=client(handler),

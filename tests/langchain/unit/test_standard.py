@@ -20,7 +20,7 @@ class TestChatCompactifAIStandard(ChatModelUnitTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": "cai-llama-3-1-8b-slim", "api_key": "test", "base_url": BASE_URL}
+        return {"model": "hypernova-60b", "api_key": "test", "base_url": BASE_URL}
 
     @property
     def init_from_env_params(
@@ -28,7 +28,7 @@ class TestChatCompactifAIStandard(ChatModelUnitTests):
     ) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         return (
             {"COMPACTIFAI_API_KEY": "api_key", "COMPACTIFAI_BASE_URL": BASE_URL},
-            {"model": "cai-llama-3-1-8b-slim"},
+            {"model": "hypernova-60b"},
             {"api_key": "api_key", "base_url": BASE_URL},
         )
 
@@ -46,7 +46,7 @@ class TestChatCompactifAIStandard(ChatModelUnitTests):
 
     @property
     def model_override_value(self) -> str:
-        return "llama-3-3-70b"
+        return "glm-5-1"
 
     @pytest.mark.xfail(
         reason="langchain-core 1.8's load(allowed_objects='all') admits only the classes in "

@@ -9,7 +9,7 @@ import httpx
 
 from tests.helpers import json_response, sse, sse_response
 
-MODEL = "cai-llama-3-1-8b-slim"
+MODEL = "hypernova-60b"
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 
 

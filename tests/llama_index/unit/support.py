@@ -47,7 +47,7 @@ def completion(
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "created": 1749600000,
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
         "usage": usage or {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
     }
@@ -60,7 +60,7 @@ def chunk(delta: dict[str, Any] | None = None, *, usage: dict[str, int] | None =
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": 1749600000,
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "choices": [] if delta is None else [
             {"index": 0, "delta": delta, "finish_reason": finish}
         ],

@@ -41,7 +41,7 @@ def _completions_answer(text: str = " Paris.") -> dict[str, Any]:
         "id": "cmpl-1",
         "object": "text_completion",
         "created": 1749600000,
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
         "usage": TOKENS,
     }
@@ -74,7 +74,7 @@ def test_chat_sends_the_conversation_and_returns_text_and_usage() -> None:
     request = rec.requests[0]
     assert request.url.path == "/v1/chat/completions"
     assert rec.body() == {
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "temperature": 0,
         "max_tokens": 20,
         "messages": [
@@ -167,7 +167,7 @@ def test_complete_on_the_completions_endpoint() -> None:
     assert (response.text, response.additional_kwargs) == (" Paris.", TOKENS)
     assert rec.requests[0].url.path == "/v1/completions"
     assert rec.body() == {
-        "model": "cai-llama-3-1-8b-slim",
+        "model": "hypernova-60b",
         "temperature": 0,
         "max_tokens": 8,
         "prompt": "The capital of France is",
@@ -289,7 +289,7 @@ def test_metadata_from_the_catalogue_without_a_request() -> None:
     assert meta.num_output == 128
     assert meta.is_chat_model is True
     assert meta.is_function_calling_model is True
-    assert meta.model_name == "cai-llama-3-1-8b-slim"
+    assert meta.model_name == "hypernova-60b"
     assert rec.requests == []
 
 
@@ -314,23 +314,23 @@ def test_metadata_overrides() -> None:
 
 def test_metadata_uses_the_model_list_once_a_client_has_read_it() -> None:
     listing = {"object": "list", "data": [{
-        "id": "cai-llama-3-1-8b-slim", "object": "model",
+        "id": "hypernova-60b", "object": "model",
         "capabilities": {"supports_function_calling": False, "supports_image": True},
     }]}
     rec = Recorder(json_response(listing))
     llm = make_llm(rec)
     assert llm.metadata.is_function_calling_model is True
-    llm._sync_client().model_profile("cai-llama-3-1-8b-slim")
+    llm._sync_client().model_profile("hypernova-60b")
     assert llm.metadata.is_function_calling_model is False
 
 
 async def test_metadata_uses_the_async_clients_model_list_too() -> None:
     listing = {"object": "list", "data": [{
-        "id": "cai-llama-3-1-8b-slim", "object": "model",
+        "id": "hypernova-60b", "object": "model",
         "capabilities": {"supports_function_calling": False},
     }]}
     llm = make_llm(Recorder(json_response(listing)))  # builds both clients
-    await llm._async_client().model_profile("cai-llama-3-1-8b-slim")
+    await llm._async_client().model_profile("hypernova-60b")
     assert llm.metadata.is_function_calling_model is False
 
 
@@ -357,7 +357,7 @@ def test_missing_key_is_a_configuration_error_at_first_use(
 ) -> None:
     monkeypatch.delenv("COMPACTIFAI_API_KEY", raising=False)
     llm = CompactifAI()  # building needs no key: metadata, serialization, Settings
-    assert llm.metadata.model_name == "cai-llama-3-1-8b-slim"
+    assert llm.metadata.model_name == "smollm2-135m-instruct"  # the pinned URL is local
     with pytest.raises(ConfigurationError, match="COMPACTIFAI_API_KEY"):
         llm.chat(HI)
 
@@ -459,3 +459,115 @@ def test_per_call_timeout_reaches_the_request() -> None:
 
     make_llm(Recorder(answer), timeout=30).chat(HI, timeout=5)
     assert seen[0]["read"] == 5
+
+
+# ---------------------------------------------------------------- today's chat parameters (issue 12 §5)
+
+_REASONING = __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "reasoning"
+
+
+def _reasoning(name: str) -> Any:
+    return json.loads((_REASONING / name).read_text(encoding="utf-8"))
+
+
+def test_todays_parameters_are_sent_with_every_chat() -> None:
+    rec = Recorder(json_response(completion()))
+    llm = make_llm(rec, reasoning_effort="high", reasoning_enabled=True, min_tokens=8,
+                   ignore_eos=True)
+    llm.chat(HI)
+    body = rec.body()
+    assert (body["reasoning_effort"], body["reasoning_enabled"], body["min_tokens"],
+            body["ignore_eos"]) == ("high", True, 8, True)
+    llm.chat(HI, reasoning_effort="none")  # a call's own value wins
+    assert rec.body()["reasoning_effort"] == "none"
+
+
+def test_todays_parameters_stay_off_the_completions_endpoint() -> None:
+    rec = Recorder(json_response(_completions_answer()))
+    make_llm(rec, reasoning_effort="low", use_completions_endpoint=True).complete("Hi")
+    assert "reasoning_effort" not in rec.body()
+
+
+def test_an_unknown_effort_is_refused_naming_the_levels() -> None:
+    allowed = "'none', 'low', 'medium', 'high', 'xhigh', 'max'"
+    with pytest.raises(InvalidRequestError, match=allowed) as info:
+        CompactifAI(api_key=API_KEY, reasoning_effort="minimal")
+    assert info.value.param == "reasoning_effort"
+    rec = Recorder(json_response(completion()))
+    with pytest.raises(InvalidRequestError, match=allowed):
+        make_llm(rec).chat(HI, reasoning_effort="extreme")
+    assert rec.requests == []
+    with pytest.raises(InvalidRequestError, match="min_tokens"):
+        CompactifAI(api_key=API_KEY, min_tokens=-5)
+
+
+def test_a_level_the_model_refuses_is_the_servers_typed_error() -> None:
+    refusal = {"error": {"message": "Invalid request: model 'hypernova-60b' does not support "
+                         "reasoning_effort 'max'; supported: [low, medium, high]",
+                         "type": "invalid_request_error", "param": None, "code": None}}
+    rec = Recorder(json_response(refusal, status=400))
+    with pytest.raises(BadRequestError, match="supported: \\[low, medium, high\\]"):
+        make_llm(rec, reasoning_effort="max").chat(HI)
+
+
+def test_reasoning_answer_is_a_thinking_block() -> None:
+    rec = Recorder(json_response(_reasoning("tool_call_answer.json")))
+    response = make_llm(rec, model="hypernova-60b").chat(HI)
+    thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
+    assert thinking[0].content == _reasoning("tool_call_answer.json")["choices"][0][
+        "message"]["reasoning_content"]
+    assert response.additional_kwargs["reasoning_tokens"] == 29
+
+
+def test_streamed_reasoning_without_a_usage_chunk_is_normal() -> None:
+    import warnings
+
+    chunks = _reasoning("stream_without_usage.json")
+    rec = Recorder(sse_response(sse(*chunks)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        responses = list(make_llm(rec, model="hypernova-60b").stream_chat(HI))
+    last = responses[-1]
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks)
+    (thinking,) = [b for b in last.message.blocks if isinstance(b, ThinkingBlock)]
+    assert thinking.content == reasoning
+    assert [r.additional_kwargs.get("thinking_delta") for r in responses if
+            r.additional_kwargs.get("thinking_delta")] == [
+        c["choices"][0]["delta"]["reasoning_content"] for c in chunks
+        if c["choices"][0]["delta"].get("reasoning_content")]
+    assert all("prompt_tokens" not in r.additional_kwargs for r in responses)  # no usage: none
+    (selection,) = make_llm(rec).get_tool_calls_from_response(last)
+    assert (selection.tool_name, selection.tool_kwargs) == ("get_weather", {"city": "Bilbao"})
+
+
+async def test_astreamed_reasoning_without_a_usage_chunk() -> None:
+    rec = Recorder(sse_response(sse(*_reasoning("stream_without_usage.json"))))
+    gen = await make_llm(rec, model="hypernova-60b").astream_chat(HI)
+    responses = [r async for r in gen]
+    assert any(isinstance(b, ThinkingBlock) for b in responses[-1].message.blocks)
+
+
+def test_tool_loop_sends_the_thinking_back() -> None:
+    """A reasoning model's tool loop through chat_with_tools: the turn that called the tool
+    is sent back with its reasoning as ``reasoning_content``."""
+    from llama_index.core.tools import FunctionTool
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "18 C, cloudy"
+
+    tool = FunctionTool.from_defaults(get_weather)
+    rec = Recorder(json_response(_reasoning("tool_call_answer.json")),
+                   json_response(_reasoning("final_answer.json")))
+    llm = make_llm(rec, model="hypernova-60b")
+    history = [ChatMessage(role="user", content="Weather in Bilbao?")]
+    turn = llm.chat_with_tools([tool], chat_history=history)
+    (call,) = llm.get_tool_calls_from_response(turn)
+    history += [turn.message, ChatMessage(role="tool", content=tool(**call.tool_kwargs).content,
+                                          additional_kwargs={"tool_call_id": call.tool_id})]
+    final = llm.chat_with_tools([tool], chat_history=history)
+    assert final.message.content == "It is 18 °C and cloudy in Bilbao."
+    sent = rec.body(1)["messages"]
+    assert sent[1]["role"] == "assistant" and sent[1]["tool_calls"][0]["id"] == call.tool_id
+    assert sent[1]["reasoning_content"].startswith("The user asks for the weather")
+    assert sent[2] == {"role": "tool", "content": "18 C, cloudy", "tool_call_id": call.tool_id}

@@ -14,14 +14,23 @@ from llama_index.core.schema import Document, MetadataMode
 from pydantic import SecretStr
 
 from compactifai import AudioFileError, AudioFileNotFoundError
-from compactifai.transcripts import AudioSkippedWarning, AudioTranscriptionError
+from compactifai.transcripts import (
+    AudioSkippedWarning,
+    AudioTranscriptionError,
+    NoSpeechWarning,
+)
+from compactifai.types import TranscriptionText
 from llama_index_compactifai.readers import CompactifAITranscriptReader
-from tests.helpers import async_client, sync_client
+from tests.helpers import async_client, json_response, sync_client
 from tests.unit.test_transcripts import (
     WAV,
+    ListeningServer,
     TranscribeServer,
     big_file,
     form_fields,
+    silent_wav,
+    transcription,
+    uploaded_name,
     write_audio,
 )
 
@@ -82,7 +91,7 @@ def test_file_mode(tmp_path: Path) -> None:
     assert doc.text == "a.wav part 0. a.wav part 1."
     assert doc.metadata == {
         "source": str(path),
-        "model": "whisper-large-v3",
+        "model": "cai-whisper-large-v3-turbo-slim",
         "language": "en",
         "duration": 4.0,
         "segments": [
@@ -140,7 +149,7 @@ def test_every_documented_form_field_is_sent() -> None:
     reader(server, language="es", prompt="Reunión", temperature=0.4).load_data(("a.wav", WAV))
     fields = form_fields(server.requests[0])
     assert (fields["model"], fields["language"], fields["prompt"], fields["temperature"]) == (
-        ["whisper-large-v3"], ["es"], ["Reunión"], ["0.4"]
+        ["cai-whisper-large-v3-turbo-slim"], ["es"], ["Reunión"], ["0.4"]
     )
 
 
@@ -257,3 +266,59 @@ def test_reader_pickles(monkeypatch) -> None:
     copy = pickle.loads(pickle.dumps(r))
     assert copy.options == r.options and copy.clients._sync is None
     assert copy.clients.sync().config.api_key.get_secret_value() == "sk-from-env-123"
+
+
+# ---------------------------------------------------------------- today's service
+
+
+LECTURE = Path(__file__).resolve().parents[2] / "fixtures" / "lecture.wav"
+
+
+def test_the_detected_language_is_in_the_metadata_and_none_is_sent() -> None:
+    server = TranscribeServer()
+    server._answer = lambda request: json_response(  # type: ignore[method-assign]
+        transcription(uploaded_name(request), language="es")
+    )
+    [doc] = reader(server).load_data(("a.wav", WAV))
+    assert doc.metadata["language"] == "es"
+    assert "language" not in form_fields(server.requests[0])
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_documents_can_hold_subtitles(fmt: str) -> None:
+    [doc] = reader(output_format=fmt).load_data(("a.wav", WAV))
+    cues = TranscriptionText(format=fmt, content=doc.text).segments()
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (0.0, 2.0, "a.wav part 0."), (2.0, 4.0, "a.wav part 1.")
+    ]
+    assert doc.metadata["format"] == fmt
+    assert "format" not in doc.get_metadata_str(MetadataMode.EMBED)
+
+
+async def test_a_silent_file_warns_and_is_flagged() -> None:
+    server = ListeningServer()
+    with pytest.warns(NoSpeechWarning, match=r"'quiet\.wav' holds no speech"):
+        [doc] = reader(server).load_data(("quiet.wav", silent_wav()))
+    assert doc.metadata["no_speech"] is True
+    assert "no_speech" not in doc.get_metadata_str(MetadataMode.EMBED)
+    with pytest.warns(NoSpeechWarning):
+        docs = await reader(server, mode="segment").aload_data(
+            [("quiet.wav", silent_wav()), ("a.wav", WAV)]
+        )
+    assert sources(docs) == ["a.wav", "a.wav"]
+
+
+async def test_a_recording_over_the_limit_is_split_and_its_timestamps_offset() -> None:
+    pytest.importorskip("av")
+    server = TranscribeServer()
+    docs = reader(server, mode="segment", max_upload_bytes=100_000).load_data(LECTURE)
+    assert sorted(server.names) == [f"lecture.part{i}.wav" for i in range(3)]
+    assert [d.metadata["segment_id"] for d in docs] == list(range(6))
+    starts = [d.metadata["start"] for d in docs]
+    assert starts == sorted(starts) and starts[4] == pytest.approx(5.66)
+    assert "parts" not in docs[0].get_metadata_str(MetadataMode.LLM)
+    adocs = await reader(TranscribeServer(), mode="segment", max_upload_bytes=100_000,
+                         max_concurrency=2).aload_data(LECTURE)
+    assert [d.metadata for d in adocs] == [d.metadata for d in docs]
+    with pytest.raises(AudioFileError, match="100,000 bytes"):
+        reader(max_upload_bytes=100_000, split_long=False).load_data(LECTURE)
