@@ -25,7 +25,9 @@ SETUP = '''\
 import os
 from pathlib import Path
 
+from compactifai import default_chat_model
 from compactifai.local import LocalServer
+from compactifai.transcripts import DEFAULT_TRANSCRIPTION_MODEL
 
 # The real, billed service only on an explicit opt-in: a key that happens to be set in the
 # shell (or in CI) is not enough. Otherwise the local server (SmolLM2-135M, Whisper base).
@@ -37,8 +39,9 @@ if LOCAL:
     server = LocalServer().start()
     os.environ["COMPACTIFAI_BASE_URL"] = server.base_url
     os.environ["COMPACTIFAI_API_KEY"] = server.api_key
-CHAT_MODEL = "smollm2-135m-instruct" if LOCAL else "cai-llama-3-1-8b-slim"
-AUDIO_MODEL = "whisper-base" if LOCAL else "whisper-large-v3"
+# The local server's own models; on the service, COMPACTIFAI_MODEL or a current model.
+CHAT_MODEL = "smollm2-135m-instruct" if LOCAL else default_chat_model()
+AUDIO_MODEL = "whisper-base" if LOCAL else DEFAULT_TRANSCRIPTION_MODEL
 FIXTURES = Path.cwd().parent / "tests" / "fixtures"
 print("local server" if LOCAL else "CompactifAI API", "-", os.environ.get("COMPACTIFAI_BASE_URL"))'''
 
@@ -278,51 +281,242 @@ print(f"{reply.message.content.strip()} (at {best.metadata['start']:.1f} s in "
         ("code", TEARDOWN),
     ],
     "05_catalogue_and_usage.ipynb": [
-        ("md", "# The model catalogue and usage statistics\n\n"
+        ("md", "# The model catalogue and token usage\n\n"
                "CompactifAI lists each compressed *slim* model next to its original. The live "
                "list (`GET /models`) gives capabilities and sizes; the package's table adds "
-               "context windows. Then the usage endpoint, plotted per time window."),
+               "context windows. Then token usage, two ways: the server's usage statistics "
+               "endpoint (the first reference documents it and the local server serves it; the "
+               "live service withdrew it on 2026-03-24), and the client-side `UsageTally` that "
+               "adds up the `usage` of every answer, filled by the transport, by a LangChain "
+               "callback and by a LlamaIndex callback handler, and priced from a dated price "
+               "table."),
         ("code", SETUP),
         ("code", '''\
-from compactifai import KNOWN_MODELS, CompactifAIClient, profile_from_table
+from compactifai import CURRENT_MODELS, WITHDRAWN_MODELS, CompactifAIClient, profile_from_table
 
 client = CompactifAIClient()
-print("live model list:")
+print("live model list (the truth):")
 for m in client.list_models().data:
     print(f"  {m.id:28} {m.parameters_number or '':>6} {m.owned_by:22} {m.capabilities}")
 
-print("\\nCompactifAI's models (built-in table): original -> slim")
-for model_id in KNOWN_MODELS:
-    if model_id.startswith("cai-"):
-        original = model_id.removeprefix("cai-").removesuffix("-slim")
-        p = profile_from_table(model_id)
-        print(f"  {original:20} -> {model_id:28} context {p.context_window:>10,} "
-              f"tools={p.supports_function_calling} images={p.supports_image}")'''),
+print(f"\\nthe built-in table, a fallback: today's catalogue ({len(WITHDRAWN_MODELS)} older ids "
+      "are marked withdrawn; None = the provider does not say)")
+for model_id in CURRENT_MODELS:
+    p = profile_from_table(model_id)
+    print(f"  {model_id:32} slim={p.is_slim!s:5} context {p.context_window:>7,} "
+          f"tools={p.supports_function_calling} images={p.supports_image}")'''),
+        ("md", "## A price table: yours, dated\n\n"
+               "The provider publishes no per-token prices in machine-readable form (its files "
+               "of 2026-08-26 link https://docs.compactif.ai/pricing/ and state none), so the "
+               "package ships an empty, dated table and never guesses. Build your own from the "
+               "pricing page or your contract. The numbers below price the *local* model only, "
+               "to show the mechanism: they are not CompactifAI prices, and a model without a "
+               "price shows no cost."),
+        ("code", '''\
+from compactifai import PUBLISHED_PRICES, PriceTable, UsageTally
+
+print(PUBLISHED_PRICES)
+prices = PriceTable(
+    {"smollm2-135m-instruct": (0.05, 0.10)},  # per million prompt / completion tokens
+    as_of="2026-12-01", currency="EUR",
+    source="illustration for the local model only, not a CompactifAI price",
+)
+# e.g. prices = prices.with_prices({"hypernova-60b": (..., ...)}, as_of=..., source=...)'''),
+        ("md", "## The transport: one tally for every answer of a client\n\n"
+               "`usage_tally=` on `CompactifAIClient` / `AsyncCompactifAIClient` adds the "
+               "`usage` of every chat and text completion, and of every stream's usage chunk. "
+               "A stream without a usage chunk is normal (the service does not promise one): "
+               "it is counted as *unreported*."),
         ("code", '''\
 from datetime import datetime, timedelta, timezone
 
-for i in range(4):  # a little traffic, so the usage endpoint has something to show
-    client.chat_completion(model=CHAT_MODEL, max_tokens=16, temperature=0,
-                           messages=[{"role": "user", "content": f"Count to {i + 2}."}])
-now = datetime.now(timezone.utc)
-stats = client.usage_statistics(start_time=now - timedelta(hours=1), end_time=now + timedelta(minutes=1),
-                                window_size="MINUTE", group_by=["model"])
-for w in stats.data:
-    print(w.window_start.strftime("%H:%M"), w.group_by, w.input_token, w.output_token)'''),
+started = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+tally = UsageTally(resolution="minute", price_table=prices)
+counted = CompactifAIClient(usage_tally=tally)
+for i in range(3):
+    counted.chat_completion(model=CHAT_MODEL, max_tokens=16, temperature=0,
+                            messages=[{"role": "user", "content": f"Count to {i + 2}."}])
+counted.completion(model=CHAT_MODEL, prompt="The sky is", max_tokens=8, temperature=0)
+with counted.chat_completion_stream(model=CHAT_MODEL, max_tokens=16, temperature=0,
+                                    messages=[{"role": "user", "content": "Say hi."}]) as stream:
+    for _ in stream:
+        pass
+for _ in counted.chat_completion_stream(model=CHAT_MODEL, max_tokens=8, include_usage=False,
+                                        messages=[{"role": "user", "content": "Bye."}]):
+    pass  # no usage chunk asked for: counted as unreported
+print(tally.summary(by="model"))'''),
+        ("md", "## The server's usage statistics endpoint\n\n"
+               "`POST /usage/completions` per time window and model. The local server serves "
+               "it; the live service answers 404 since 2026-03-24, which the client raises as "
+               "`EndpointWithdrawnError` (usage is in the provider's dashboard, and in your "
+               "tally). The server counts every request of the key, the stream that reported no "
+               "usage included (and, locally, earlier runs: its usage database persists); the "
+               "tally counts what this client's answers reported."),
+        ("code", '''\
+from compactifai import EndpointWithdrawnError
+
+try:
+    stats = client.usage_statistics(start_time=started, end_time=datetime.now(timezone.utc)
+                                     + timedelta(minutes=1), window_size="MINUTE",
+                                     group_by=["model"])
+except EndpointWithdrawnError as err:
+    stats = None
+    print(err)
+else:
+    for w in stats.data:
+        print(w.window_start.strftime("%H:%M"), w.group_by, w.input_token, w.output_token)
+    mine = tally.summary(since=started).total
+    print(f"server, every caller of this key since {started:%H:%M}: "
+          f"{sum(w.input_token for w in stats.data)} in / {sum(w.output_token for w in stats.data)} "
+          f"out\\nthis client's tally: {mine.prompt_tokens} in / {mine.completion_tokens} out, "
+          f"and {mine.unreported} answer(s) without usage")'''),
         ("code", '''\
 %matplotlib inline
 import matplotlib.pyplot as plt
 
+rows = tally.summary(by="minute").rows
 fig, ax = plt.subplots(figsize=(8, 3))
-labels = [w.window_start.strftime("%H:%M") for w in stats.data]
-ax.bar(labels, [w.input_token for w in stats.data], label="input tokens")
-ax.bar(labels, [w.output_token for w in stats.data],
-       bottom=[w.input_token for w in stats.data], label="output tokens")
+labels = [r.start.strftime("%H:%M") for r in rows]
+ax.bar(labels, [r.prompt_tokens for r in rows], label="prompt tokens (client tally)")
+ax.bar(labels, [r.completion_tokens for r in rows],
+       bottom=[r.prompt_tokens for r in rows], label="completion tokens (client tally)")
+if stats is not None:
+    ax.plot([w.window_start.strftime("%H:%M") for w in stats.data],
+            [w.input_token + w.output_token for w in stats.data], "ko", label="server total")
 ax.set_ylabel("tokens per minute")
-ax.tick_params(axis="x", labelrotation=90, labelsize=7)
 ax.legend()
 fig.tight_layout()
 plt.show()'''),
+        ("md", "## LangChain: a callback handler\n\n"
+               "`get_compactifai_callback()` counts every model run inside the `with` block, "
+               "from `AIMessage.usage_metadata`, like LangChain's own usage callbacks, per "
+               "model and time window and priced. `CompactifAIUsageCallbackHandler` is the same "
+               "handler for `config={\"callbacks\": [...]}`."),
+        ("code", '''\
+from langchain_compactifai import ChatCompactifAI, get_compactifai_callback
+
+chat = ChatCompactifAI(model=CHAT_MODEL, temperature=0, max_tokens=16)
+with get_compactifai_callback(price_table=prices) as cb:
+    print(chat.invoke("Name a colour.").usage_metadata)
+    for _ in chat.stream("Name a fruit."):
+        pass
+print(cb.total_tokens, "tokens, cost", cb.total_cost)
+print(cb.summary(by=("model", "hour")))'''),
+        ("md", "## LlamaIndex: a handler in the callback manager\n\n"
+               "`CompactifAIUsageCallbackHandler` listens to the `CallbackManager`'s LLM events "
+               "and reads the usage the `CompactifAI` LLM puts in each response "
+               "(`additional_kwargs`; streamed: the last response). Several handlers may share "
+               "one tally."),
+        ("code", '''\
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.llms import ChatMessage
+
+from llama_index_compactifai import CompactifAI, CompactifAIUsageCallbackHandler
+
+usage = CompactifAIUsageCallbackHandler(price_table=prices)
+llm = CompactifAI(model=CHAT_MODEL, temperature=0, max_tokens=16,
+                  callback_manager=CallbackManager([usage]))
+print(llm.complete("Name an animal.").additional_kwargs)
+for _ in llm.stream_chat([ChatMessage(role="user", content="Name a city.")]):
+    pass
+print(usage.summary())'''),
+        ("code", "client.close()\ncounted.close()\n" + TEARDOWN),
+    ],
+    "06_provider_batches.ipynb": [
+        ("md", "# Large jobs on the provider's engine: batches that survive a restart\n\n"
+               "CompactifAI serves OpenAI's `/files` and `/batches`: upload a JSONL file of "
+               "requests, create a batch, and the service runs it within 24 hours. "
+               "`compactifai.batch_jobs` does the whole round trip for you: it builds the file "
+               "(stable `custom_id`s), splits it when it would exceed a batch's limits, uploads, "
+               "creates, polls with a progress bar and collects **every row in input order**, "
+               "each an answer or an error saying why not. With `state_path` it is resumable: a "
+               "process that dies and starts again picks up the same batches instead of paying "
+               "twice.\n\n"
+               "Here it runs against the local server, whose batch worker pushes each line "
+               "through its own chat route (SmolLM2-135M). Client-side fan-out (`abatch`, Ray) "
+               "is the other choice: answers now, one HTTP request each."),
+        ("code", SETUP),
+        ("code", '''\
+import tempfile
+
+from compactifai import CompactifAIClient, PriceTable
+from compactifai.batch_jobs import BatchJob, chat_request
+
+client = CompactifAIClient()
+workdir = Path(tempfile.mkdtemp())
+state_path = workdir / "job-state.json"
+questions = [f"In one sentence, what is {topic}?" for topic in (
+    "a tensor", "a matrix", "entropy", "a gradient", "overfitting", "a neural network",
+    "quantization", "pruning", "a token", "a transformer")]
+requests = [chat_request(CHAT_MODEL, [{"role": "user", "content": q}], max_tokens=24,
+                         temperature=0) for q in questions * 4]  # 40 requests
+print(len(requests), "requests; the job's state goes to", state_path.name)'''),
+        ("md", "## Submit, then \"crash\"\n\n"
+               "`submit()` uploads the file and creates the batch, saving every id to the state "
+               "file as it goes. Pretend the process dies right after: the job object is gone, "
+               "the state file and the batch are not."),
+        ("code", '''\
+import json
+
+first = BatchJob(client, requests, state_path=state_path)
+batch_ids = first.submit()
+del first  # the process "dies" here
+print("created:", batch_ids)
+print(json.dumps(json.loads(state_path.read_text())["chunks"], indent=1))'''),
+        ("md", "## Resume with a progress bar\n\n"
+               "A new process builds the job from the **same requests and the same state "
+               "file**: it finds the batch it already created, uploads nothing and creates "
+               "nothing, and polls it (with backoff) to the end. `progress=True` shows a `tqdm` "
+               "bar when tqdm is installed."),
+        ("code", '''\
+prices = PriceTable({"smollm2-135m-instruct": (0.05, 0.10)}, as_of="2026-12-01", currency="EUR",
+                    source="illustration for the local model only, not a CompactifAI price")
+resumed = BatchJob(client, requests, state_path=state_path, progress=True,
+                   poll_interval=0.5 if LOCAL else 30, max_poll_interval=2 if LOCAL else 300,
+                   price_table=prices)
+assert resumed.submit() == batch_ids  # the same batch: nothing uploaded or created twice
+result = resumed.run()
+print("batches on the server:", [b.id for b in client.list_batches(limit=5).data][:len(batch_ids)])'''),
+        ("md", "## The totals, and every row in input order"),
+        ("code", '''\
+print("rows:", len(result), result.counts)
+print(f"usage: {result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion "
+      f"= {result.usage.total_tokens} tokens; cost {result.usage.cost} {result.usage.currency}")
+for row in list(result)[:4] + list(result)[-2:]:
+    answer = row.body["choices"][0]["message"]["content"] if row.ok else repr(row.error)
+    print(f"{row.index:>2} {row.custom_id:11} {row.outcome:9} {answer[:70]!r}")'''),
+        ("md", "## A row that fails, and a job that is cancelled\n\n"
+               "A request the service refuses is a row with `outcome=\"failed\"` and the typed "
+               "error, in its place; the others are unaffected. `cancel()` stops the batch (the "
+               "local server interrupts the line it is generating): rows that finished keep "
+               "their answers, the others say `cancelled`."),
+        ("code", '''\
+mixed = [requests[0], chat_request("no-such-model", [{"role": "user", "content": "Hi"}]),
+         requests[1]]
+rows = BatchJob(client, mixed, poll_interval=0.2).run()
+print([(r.custom_id, r.outcome) for r in rows])
+print(rows[1].error)
+
+long = [chat_request(CHAT_MODEL, [{"role": "user", "content": "Tell a long story."}],
+                     max_tokens=300) for _ in range(5)]
+job = BatchJob(client, long, poll_interval=0.2)
+job.submit()
+job.cancel()
+job.wait()
+cancelled = job.collect()
+print(cancelled.counts, "batch status:", cancelled.batches[0].status)'''),
+        ("md", "## LangChain: `batch_create` / `batch_retrieve`\n\n"
+               "The names langchain-openai uses; results come back as `ChatResult`s in input "
+               "order (not sorted by `custom_id` strings), and `run_batch_job` is the "
+               "resumable job above, on messages."),
+        ("code", '''\
+from langchain_compactifai import ChatCompactifAI
+
+llm = ChatCompactifAI(model=CHAT_MODEL, temperature=0, max_tokens=16)
+batch_id = llm.batch_create([f"Give a synonym of {w}." for w in ("big", "fast", "happy")],
+                            description="notebook demo")
+for r in llm.batch_retrieve(batch_id, poll_interval=0.2):
+    print(r.generations[0].message.content)'''),
         ("code", "client.close()\n" + TEARDOWN),
     ],
 }
