@@ -43,10 +43,15 @@ from compactifai.batch_jobs import (
     BatchJob,
     BatchJobResult,
     PriceTableLike,
-    acollect_batches,
+    _acreate_one_batch,
+    _aretrieve_one_batch,
+    _create_one_batch,
+    _refuse_bad_batch_inputs,
+    _retrieve_one_batch,
+    chat_answers,
     chat_request,
-    collect_batches,
-    incomplete_error,
+    failed_rows,
+    results_or_raise,
 )
 
 from ._errors import langchain_error, raise_as_langchain_error
@@ -58,11 +63,9 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
     from compactifai import AsyncCompactifAIClient, CompactifAIClient
+    from compactifai.types import ChatCompletion
 
 __all__ = ["ChatBatchJobResult", "ChatBatchesMixin"]
-
-#: The batch id's rows are answers of this many seconds' wait at most between two polls.
-_MAX_POLL_INTERVAL = 60.0
 
 
 def _distinct(
@@ -93,7 +96,7 @@ class ChatBatchJobResult:
 
     @property
     def errors(self) -> dict[int, BaseException]:
-        return {i: r for i, r in enumerate(self.results) if isinstance(r, BaseException)}
+        return failed_rows(self.results)
 
 
 class ChatBatchesMixin:
@@ -138,17 +141,9 @@ class ChatBatchesMixin:
                 "the model with the binding's kwargs: llm.batch_create(inputs, **binding.kwargs)",
                 param="config",
             )
-        if "poll_interval" in kwargs:  # langchain-openai's batch_create took it (unused)
-            raise InvalidRequestError(
-                "poll_interval is an argument of batch_retrieve, not of a request",
-                param="poll_interval",
-            )
-        if isinstance(messages_list, (str, bytes)) or not messages_list:
-            raise InvalidRequestError(
-                "messages_list must be a non-empty list of inputs (message lists, strings or "
-                "prompt values), one per request",
-                param="messages_list",
-            )
+        _refuse_bad_batch_inputs(
+            messages_list, kwargs, "inputs (message lists, strings or prompt values)"
+        )
         call = dict(kwargs)
         stop = call.pop("stop", None)
         bodies: list[dict[str, Any]] = []
@@ -160,53 +155,14 @@ class ChatBatchesMixin:
             bodies.append(chat_request(model, wire, **params))
         return bodies, checks
 
-    def _chat_result(self, body: Mapping[str, Any]) -> ChatResult:
-        from compactifai._client import _parse
-        from compactifai.types import ChatCompletion
-
+    def _results(self, job: BatchJobResult) -> list[ChatResult | BaseException]:
+        """Each row's answer as a ``ChatResult``, or its error as LangChain's twin."""
         from .chat_models import _convert_completion
 
-        return _convert_completion(_parse(ChatCompletion, body), self.model_name)
+        def convert(completion: ChatCompletion) -> ChatResult:
+            return _convert_completion(completion, self.model_name)
 
-    def _results(self, job: BatchJobResult) -> list[ChatResult | BaseException]:
-        out: list[ChatResult | BaseException] = []
-        for row in job.rows:
-            if row.ok and row.body is not None:
-                try:
-                    out.append(self._chat_result(row.body))
-                except CompactifAIError as err:  # an answer that is not a chat completion
-                    out.append(langchain_error(err))
-            else:
-                assert row.error is not None
-                out.append(langchain_error(row.error))
-        return out
-
-    @staticmethod
-    def _finish(results: list[ChatResult | BaseException], return_exceptions: bool) -> list[Any]:
-        if not return_exceptions:
-            errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
-            if errors:
-                raise incomplete_error(results, errors)
-        return results
-
-    @staticmethod
-    def _metadata(
-        description: str | None, metadata: Mapping[str, str] | None
-    ) -> dict[str, str] | None:
-        meta = dict(metadata or {})
-        if description is not None:
-            meta["description"] = description
-        return meta or None
-
-    @staticmethod
-    def _one_batch(job: BatchJob | AsyncBatchJob) -> None:
-        if len(job.chunks) > 1:
-            raise InvalidRequestError(
-                f"{len(job.custom_ids)} requests do not fit one batch (at most "
-                f"{DEFAULT_MAX_REQUESTS_PER_BATCH} requests and {DEFAULT_MAX_BYTES_PER_FILE} "
-                "bytes): use run_batch_job(), which splits them over several batches",
-                param="messages_list",
-            )
+        return chat_answers(job, convert, langchain_error)
 
     # -- sync
 
@@ -229,9 +185,7 @@ class ChatBatchesMixin:
             bodies, checks = self._batch_rows(messages_list, kwargs, config)
             for model, media, params in _distinct(checks):
                 self._check(model, media, params)
-            job = BatchJob(self.client, bodies, metadata=self._metadata(description, metadata))
-            self._one_batch(job)
-            (batch_id,) = job.submit()
+            batch_id = _create_one_batch(self.client, bodies, description, metadata)
         except CompactifAIError as err:
             raise_as_langchain_error(err)
         return batch_id
@@ -251,16 +205,10 @@ class ChatBatchesMixin:
         carrying them all on ``.results``.
         """
         try:
-            job = collect_batches(
-                self.client,
-                [batch_id],
-                poll_interval=poll_interval,
-                max_poll_interval=max(poll_interval, _MAX_POLL_INTERVAL),
-                timeout=timeout,
-            )
+            job = _retrieve_one_batch(self.client, batch_id, poll_interval, timeout)
         except CompactifAIError as err:
             raise_as_langchain_error(err)
-        return self._finish(self._results(job), return_exceptions)
+        return results_or_raise(self._results(job), return_exceptions)
 
     def run_batch_job(
         self,
@@ -325,11 +273,7 @@ class ChatBatchesMixin:
             bodies, checks = self._batch_rows(messages_list, kwargs, config)
             for model, media, params in _distinct(checks):
                 await self._acheck(model, media, params)
-            job = AsyncBatchJob(
-                self.async_client, bodies, metadata=self._metadata(description, metadata)
-            )
-            self._one_batch(job)
-            (batch_id,) = await job.submit()
+            batch_id = await _acreate_one_batch(self.async_client, bodies, description, metadata)
         except CompactifAIError as err:
             raise_as_langchain_error(err)
         return batch_id
@@ -344,16 +288,10 @@ class ChatBatchesMixin:
     ) -> list[ChatResult]:
         """The async :meth:`batch_retrieve`."""
         try:
-            job = await acollect_batches(
-                self.async_client,
-                [batch_id],
-                poll_interval=poll_interval,
-                max_poll_interval=max(poll_interval, _MAX_POLL_INTERVAL),
-                timeout=timeout,
-            )
+            job = await _aretrieve_one_batch(self.async_client, batch_id, poll_interval, timeout)
         except CompactifAIError as err:
             raise_as_langchain_error(err)
-        return self._finish(self._results(job), return_exceptions)
+        return results_or_raise(self._results(job), return_exceptions)
 
     async def arun_batch_job(
         self,

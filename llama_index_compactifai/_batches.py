@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
     from compactifai import AsyncCompactifAIClient, CompactifAIClient
-    from compactifai.batch_jobs import AsyncBatchJob, BatchJob, BatchJobResult, PriceTableLike
+    from compactifai.batch_jobs import BatchJobResult, PriceTableLike
 
 # The transport is imported on first use (importing this package loads no compactifai).
 
@@ -40,7 +40,6 @@ __all__ = ["BatchChatResults", "ChatBatchesMixin"]
 
 #: One input: a message list, or a string (one user message).
 MessagesInput = Sequence[ChatMessage] | str
-_MAX_POLL_INTERVAL = 60.0
 
 
 @dataclass
@@ -60,7 +59,9 @@ class BatchChatResults:
 
     @property
     def errors(self) -> dict[int, BaseException]:
-        return {i: r for i, r in enumerate(self.responses) if isinstance(r, BaseException)}
+        from compactifai.batch_jobs import failed_rows
+
+        return failed_rows(self.responses)
 
 
 def _limits(max_requests: int | None, max_bytes: int | None) -> tuple[int, int]:
@@ -98,20 +99,9 @@ class ChatBatchesMixin:
         kwargs: Mapping[str, Any],
     ) -> list[dict[str, Any]]:
         """The body ``chat`` (``chat_with_tools`` with tools) would send, per input."""
-        from compactifai import InvalidRequestError
-        from compactifai.batch_jobs import chat_request
+        from compactifai.batch_jobs import _refuse_bad_batch_inputs, chat_request
 
-        if "poll_interval" in kwargs:  # langchain-openai's batch_create took it (unused)
-            raise InvalidRequestError(
-                "poll_interval is an argument of batch_retrieve, not of a request",
-                param="poll_interval",
-            )
-        if isinstance(messages_list, (str, bytes)) or not messages_list:
-            raise InvalidRequestError(
-                "messages_list must be a non-empty list of message lists (or strings), one "
-                "per request",
-                param="messages_list",
-            )
+        _refuse_bad_batch_inputs(messages_list, kwargs, "message lists (or strings)")
         bodies = []
         for item in messages_list:
             messages: list[ChatMessage] = (
@@ -133,59 +123,14 @@ class ChatBatchesMixin:
             bodies.append(chat_request(self.model, self._wire(messages), **self._params(call)))
         return bodies
 
-    def _responses(self, job: BatchJobResult) -> list[ChatResponse | BaseException]:
-        from compactifai import CompactifAIError
-        from compactifai._client import _parse
-        from compactifai.types import ChatCompletion
+    @staticmethod
+    def _responses(job: BatchJobResult) -> list[ChatResponse | BaseException]:
+        """Each row's answer as a ``ChatResponse``, or its error."""
+        from compactifai.batch_jobs import chat_answers
 
         from .utils import chat_response_from_completion
 
-        out: list[ChatResponse | BaseException] = []
-        for row in job.rows:
-            if row.ok and row.body is not None:
-                try:
-                    out.append(chat_response_from_completion(_parse(ChatCompletion, row.body)))
-                except CompactifAIError as err:
-                    out.append(err)
-            else:
-                assert row.error is not None
-                out.append(row.error)
-        return out
-
-    @staticmethod
-    def _finish(responses: list[ChatResponse | BaseException], return_exceptions: bool) -> Any:
-        if not return_exceptions:
-            from compactifai.batch_jobs import incomplete_error
-
-            errors = {i: r for i, r in enumerate(responses) if isinstance(r, BaseException)}
-            if errors:
-                raise incomplete_error(responses, errors)
-        return responses
-
-    @staticmethod
-    def _batch_metadata(
-        description: str | None, metadata: Mapping[str, str] | None
-    ) -> dict[str, str] | None:
-        meta = dict(metadata or {})
-        if description is not None:
-            meta["description"] = description
-        return meta or None
-
-    @staticmethod
-    def _one_batch(job: BatchJob | AsyncBatchJob) -> None:
-        if len(job.chunks) > 1:
-            from compactifai import InvalidRequestError
-            from compactifai.batch_jobs import (
-                DEFAULT_MAX_BYTES_PER_FILE,
-                DEFAULT_MAX_REQUESTS_PER_BATCH,
-            )
-
-            raise InvalidRequestError(
-                f"{len(job.custom_ids)} requests do not fit one batch (at most "
-                f"{DEFAULT_MAX_REQUESTS_PER_BATCH} requests and {DEFAULT_MAX_BYTES_PER_FILE} "
-                "bytes): use run_batch_job(), which splits them over several batches",
-                param="messages_list",
-            )
+        return chat_answers(job, chat_response_from_completion)
 
     # -- sync
 
@@ -205,15 +150,10 @@ class ChatBatchesMixin:
         ``kwargs`` are what ``chat`` takes; ``tools`` (with ``tool_required`` /
         ``tool_choice``) makes each row what ``chat_with_tools`` sends.
         """
-        from compactifai.batch_jobs import BatchJob
+        from compactifai.batch_jobs import _create_one_batch
 
         bodies = self._batch_rows(messages_list, tools, tool_required, tool_choice, kwargs)
-        job = BatchJob(
-            self._sync_client(), bodies, metadata=self._batch_metadata(description, metadata)
-        )
-        self._one_batch(job)
-        (batch_id,) = job.submit()
-        return batch_id
+        return _create_one_batch(self._sync_client(), bodies, description, metadata)
 
     def batch_retrieve(
         self,
@@ -224,16 +164,10 @@ class ChatBatchesMixin:
         return_exceptions: bool = False,
     ) -> list[ChatResponse]:
         """Wait for a batch; one ``ChatResponse`` per input, in input order."""
-        from compactifai.batch_jobs import collect_batches
+        from compactifai.batch_jobs import _retrieve_one_batch, results_or_raise
 
-        job = collect_batches(
-            self._sync_client(),
-            [batch_id],
-            poll_interval=poll_interval,
-            max_poll_interval=max(poll_interval, _MAX_POLL_INTERVAL),
-            timeout=timeout,
-        )
-        return self._finish(self._responses(job), return_exceptions)  # type: ignore[no-any-return]
+        job = _retrieve_one_batch(self._sync_client(), batch_id, poll_interval, timeout)
+        return results_or_raise(self._responses(job), return_exceptions)
 
     def run_batch_job(
         self,
@@ -294,15 +228,10 @@ class ChatBatchesMixin:
         **kwargs: Any,
     ) -> str:
         """The async :meth:`batch_create`."""
-        from compactifai.batch_jobs import AsyncBatchJob
+        from compactifai.batch_jobs import _acreate_one_batch
 
         bodies = self._batch_rows(messages_list, tools, tool_required, tool_choice, kwargs)
-        job = AsyncBatchJob(
-            self._async_client(), bodies, metadata=self._batch_metadata(description, metadata)
-        )
-        self._one_batch(job)
-        (batch_id,) = await job.submit()
-        return batch_id
+        return await _acreate_one_batch(self._async_client(), bodies, description, metadata)
 
     async def abatch_retrieve(
         self,
@@ -313,16 +242,10 @@ class ChatBatchesMixin:
         return_exceptions: bool = False,
     ) -> list[ChatResponse]:
         """The async :meth:`batch_retrieve`."""
-        from compactifai.batch_jobs import acollect_batches
+        from compactifai.batch_jobs import _aretrieve_one_batch, results_or_raise
 
-        job = await acollect_batches(
-            self._async_client(),
-            [batch_id],
-            poll_interval=poll_interval,
-            max_poll_interval=max(poll_interval, _MAX_POLL_INTERVAL),
-            timeout=timeout,
-        )
-        return self._finish(self._responses(job), return_exceptions)  # type: ignore[no-any-return]
+        job = await _aretrieve_one_batch(self._async_client(), batch_id, poll_interval, timeout)
+        return results_or_raise(self._responses(job), return_exceptions)
 
     async def arun_batch_job(
         self,

@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from typing_extensions import Self
 
@@ -61,6 +61,7 @@ from ._requests import _chat_body, _completion_body, _response_body
 
 if TYPE_CHECKING:
     from ._client import AsyncCompactifAIClient, CompactifAIClient
+    from .types import ChatCompletion
     from .types_jobs import Batch
 
 __all__ = [
@@ -84,11 +85,14 @@ __all__ = [
     "acollect_batches",
     "arun_batch_job",
     "build_batch_lines",
+    "chat_answers",
     "chat_request",
     "collect_batches",
     "completion_request",
+    "failed_rows",
     "incomplete_error",
     "response_request",
+    "results_or_raise",
     "run_batch_job",
 ]
 
@@ -107,6 +111,8 @@ _ROW_CODES: dict[str, Outcome] = {
 }
 #: How far back ``GET /batches`` is searched for a batch whose creation was not saved.
 _RECONCILE_LIMIT = 1000
+
+_AnswerT = TypeVar("_AnswerT")
 
 
 # ---------------------------------------------------------------- errors
@@ -1282,3 +1288,171 @@ async def acollect_batches(
     job = await AsyncBatchJob.attach(client, batch_ids, **options)
     await job.wait()
     return await job.collect()
+
+
+# ---------------------------------------------------------------- for the framework faces
+# What LangChain's and LlamaIndex's ``batch_create`` / ``batch_retrieve`` / ``run_batch_job``
+# share, so each face only turns its inputs into request bodies and answers into its types.
+
+#: ``batch_retrieve`` waits at most this many seconds between two polls (unless asked for more).
+_RETRIEVE_MAX_POLL_INTERVAL = 60.0
+
+
+def failed_rows(results: Sequence[Any]) -> dict[int, BaseException]:
+    """The rows of ``results`` that are exceptions, by index (answers are left out).
+
+    Example:
+        >>> failed_rows(["answer", BatchExpiredError("row request-1 expired"), "answer"])
+        {1: BatchExpiredError('row request-1 expired')}
+    """
+    return {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+
+
+def results_or_raise(results: list[Any], return_exceptions: bool) -> list[Any]:
+    """``results`` as they are, or, unless ``return_exceptions``, a raised
+    :class:`BatchIncompleteError` carrying them all when any row is an exception.
+
+    Example:
+        >>> results_or_raise(["a", "b"], return_exceptions=False)
+        ['a', 'b']
+        >>> rows = ["a", BatchExpiredError("row request-1 expired")]
+        >>> results_or_raise(rows, return_exceptions=True) is rows
+        True
+        >>> results_or_raise(rows, return_exceptions=False)
+        Traceback (most recent call last):
+        ...
+        compactifai.batch_jobs.BatchIncompleteError: 1 of 2 batch rows did not succeed (1 expired)...
+    """
+    if not return_exceptions:
+        errors = failed_rows(results)
+        if errors:
+            raise incomplete_error(results, errors)
+    return results
+
+
+def chat_answers(
+    job: BatchJobResult,
+    convert: Callable[[ChatCompletion], _AnswerT],
+    wrap_error: Callable[[CompactifAIError], BaseException] | None = None,
+) -> list[_AnswerT | BaseException]:
+    """One entry per row of a chat job, in order: ``convert`` of its parsed answer, or the
+    error saying why it has none (an answer that is not a chat completion included), passed
+    through ``wrap_error`` when given.
+
+    Example:
+        >>> job = BatchJobResult(rows=[
+        ...     BatchRowResult(0, "request-0", "succeeded",
+        ...                    {"choices": [{"message": {"role": "assistant", "content": "Hi"}}]}),
+        ...     BatchRowResult(1, "request-1", "expired",
+        ...                    error=BatchExpiredError("row request-1 expired")),
+        ... ])
+        >>> chat_answers(job, lambda completion: completion.choices[0].message.content)
+        ['Hi', BatchExpiredError('row request-1 expired')]
+    """
+    from ._client import _parse
+    from .types import ChatCompletion
+
+    def wrapped(err: CompactifAIError) -> BaseException:
+        return err if wrap_error is None else wrap_error(err)
+
+    out: list[_AnswerT | BaseException] = []
+    for row in job.rows:
+        if row.ok and row.body is not None:
+            try:
+                out.append(convert(_parse(ChatCompletion, row.body)))
+            except CompactifAIError as err:  # an answer that is not a chat completion
+                out.append(wrapped(err))
+        else:
+            assert row.error is not None
+            out.append(wrapped(row.error))
+    return out
+
+
+def _refuse_bad_batch_inputs(inputs: Any, request_params: Mapping[str, Any], kinds: str) -> None:
+    """A face's ``batch_create(messages_list, **request_params)`` needs a non-empty list of
+    inputs (``kinds`` says which), and no ``poll_interval`` among the request's parameters."""
+    if "poll_interval" in request_params:  # langchain-openai's batch_create took it (unused)
+        raise InvalidRequestError(
+            "poll_interval is an argument of batch_retrieve, not of a request",
+            param="poll_interval",
+        )
+    if isinstance(inputs, (str, bytes)) or not inputs:
+        raise InvalidRequestError(
+            f"messages_list must be a non-empty list of {kinds}, one per request",
+            param="messages_list",
+        )
+
+
+def _metadata_with_description(
+    description: str | None, metadata: Mapping[str, str] | None
+) -> dict[str, str] | None:
+    """``metadata`` with ``description`` in it (None when both are empty)."""
+    meta = dict(metadata or {})
+    if description is not None:
+        meta["description"] = description
+    return meta or None
+
+
+def _refuse_several_batches(job: _JobCore) -> None:
+    """``batch_create`` makes ONE batch: requests too many or too large for it are refused."""
+    if len(job.chunks) > 1:
+        raise InvalidRequestError(
+            f"{len(job.custom_ids)} requests do not fit one batch (at most "
+            f"{DEFAULT_MAX_REQUESTS_PER_BATCH} requests and {DEFAULT_MAX_BYTES_PER_FILE} "
+            "bytes): use run_batch_job(), which splits them over several batches",
+            param="messages_list",
+        )
+
+
+def _create_one_batch(
+    client: CompactifAIClient,
+    requests: Sequence[Mapping[str, Any]],
+    description: str | None,
+    metadata: Mapping[str, str] | None,
+) -> str:
+    """Upload ``requests`` and create one batch of them (``description`` in its metadata); its id."""
+    job = BatchJob(client, requests, metadata=_metadata_with_description(description, metadata))
+    _refuse_several_batches(job)
+    (batch_id,) = job.submit()
+    return batch_id
+
+
+async def _acreate_one_batch(
+    client: AsyncCompactifAIClient,
+    requests: Sequence[Mapping[str, Any]],
+    description: str | None,
+    metadata: Mapping[str, str] | None,
+) -> str:
+    """The async :func:`_create_one_batch`."""
+    job = AsyncBatchJob(
+        client, requests, metadata=_metadata_with_description(description, metadata)
+    )
+    _refuse_several_batches(job)
+    (batch_id,) = await job.submit()
+    return batch_id
+
+
+def _retrieve_one_batch(
+    client: CompactifAIClient, batch_id: str, poll_interval: float, timeout: float | None
+) -> BatchJobResult:
+    """Wait for batch ``batch_id`` (polls slowing from ``poll_interval``); its rows."""
+    return collect_batches(
+        client,
+        [batch_id],
+        poll_interval=poll_interval,
+        max_poll_interval=max(poll_interval, _RETRIEVE_MAX_POLL_INTERVAL),
+        timeout=timeout,
+    )
+
+
+async def _aretrieve_one_batch(
+    client: AsyncCompactifAIClient, batch_id: str, poll_interval: float, timeout: float | None
+) -> BatchJobResult:
+    """The async :func:`_retrieve_one_batch`."""
+    return await acollect_batches(
+        client,
+        [batch_id],
+        poll_interval=poll_interval,
+        max_poll_interval=max(poll_interval, _RETRIEVE_MAX_POLL_INTERVAL),
+        timeout=timeout,
+    )
