@@ -60,7 +60,6 @@ from ._errors import (
 from ._ratelimit import RateLimit
 from ._streams import AsyncStream, Stream
 from ._version import __version__
-from .usage_tally import PUBLISHED_PRICES, ModelPrice, PriceTable, UsageSummary, UsageTally
 
 __all__ = [
     "API_KEY_ENV",
@@ -123,7 +122,12 @@ __all__ = [
 #: ``compactifai`` does not build their pydantic models.
 if TYPE_CHECKING:
     from .types_jobs import Batch, BatchList, FileObject, ResponsesResult
+    from .usage_tally import PUBLISHED_PRICES, ModelPrice, PriceTable, UsageSummary, UsageTally
 _JOB_TYPES = frozenset({"Batch", "BatchList", "FileObject", "ResponsesResult"})
+#: The usage tally (and its price table) likewise: a client only needs one when given one.
+_USAGE_NAMES = frozenset(
+    {"PUBLISHED_PRICES", "ModelPrice", "PriceTable", "UsageSummary", "UsageTally"}
+)
 
 
 def __getattr__(name: str) -> object:
@@ -131,5 +135,8 @@ def __getattr__(name: str) -> object:
         from . import types_jobs
 
         return getattr(types_jobs, name)
-    raise AttributeError(f"module 'compactifai' has no attribute {name!r}")
+    if name in _USAGE_NAMES:
+        from . import usage_tally
 
+        return getattr(usage_tally, name)
+    raise AttributeError(f"module 'compactifai' has no attribute {name!r}")

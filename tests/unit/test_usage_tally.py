@@ -488,3 +488,19 @@ def test_usage_on_the_wire_reaches_the_tally_through_http(monkeypatch: pytest.Mo
     )
     client.chat_completion(model=MODEL, messages=MESSAGES)
     assert tally.summary().total.requests == 1
+
+
+def test_importing_the_transport_loads_no_tally_until_one_is_asked_for() -> None:
+    # Import time matters: a client needs the tally's module only when given a tally.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compactifai\n"
+        "print(sorted(m for m in ('compactifai.usage_tally', 'compactifai.types_jobs') "
+        "if m in sys.modules))\n"
+        "from compactifai import UsageTally\n"
+        "print(UsageTally.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "compactifai.usage_tally"]
