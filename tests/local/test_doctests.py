@@ -20,6 +20,7 @@ MODULES = [
     "compactifai.local.streaming",
     "compactifai.local.tool_choice",
     "compactifai.local.usage_store",
+    "compactifai.local._sqlite",
     "compactifai.local.wire",
     "compactifai.local.engines.llama",
 ]

@@ -18,14 +18,13 @@ Example:
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from ._sqlite import SQLiteStore
 
 __all__ = ["OPEN_BATCH_STATUSES", "BatchLine", "JobStore"]
 
@@ -82,25 +81,10 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-class JobStore:
+class JobStore(SQLiteStore):
     """SQLite tables of files, batches (with their lines) and stored responses; thread safe."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     # ------------------------------------------------------------ files
 

@@ -18,14 +18,13 @@ Example:
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from pathlib import Path
 from typing import Any, Literal
+
+from ._sqlite import SQLiteStore
 
 __all__ = [
     "UsageRecord",
@@ -100,25 +99,10 @@ def _is_utc(tz: tzinfo) -> bool:
     return tz is timezone.utc or str(tz) in {"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu"}
 
 
-class UsageStore:
+class UsageStore(SQLiteStore):
     """A small SQLite table of usage records; safe to use from several threads."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     def record(
         self,
